@@ -1,0 +1,1044 @@
+/*
+ * The trace reader: file and generation headers, zstd frames, records, and the time-ordered
+ * merge of a generation's batches. Every length and id read from the input is checked
+ * before use; errors carry the byte offset of the generation and inside its content.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include "events.h"
+#include "varint.h"
+
+#define MAX_CALL_ID 65535u
+
+struct batch {
+	uint32_t tid;
+	uint64_t base;
+	uint64_t nevents;
+	const uint8_t *p, *end;
+	const uint8_t *start;
+	size_t start_off; /* in the content, for messages */
+	/* iteration state */
+	uint64_t left;
+	uint64_t ticks;
+	struct ctr_raw_event ev; /* the event at the heap position */
+	size_t off;
+};
+
+struct str_ref {
+	size_t off; /* into the arena */
+};
+
+struct mapping {
+	uint64_t start, end, file_offset, path;
+	const uint8_t *build_id;
+	size_t build_id_len;
+};
+
+struct stack_ref {
+	size_t off; /* into the frame id pool */
+	uint32_t depth;
+};
+
+struct info_kv {
+	size_t key, value; /* arena offsets */
+};
+
+struct ctrace_gen {
+	struct ctrace_reader *r;
+	struct ctrace_gen_info info;
+	struct ctrace_process proc;
+	struct ctr_schema schema;
+	int have_schema, have_clock;
+	/* clock */
+	unsigned clock_kind;
+	uint64_t t0, m0, tick_span, ns_span;
+	/* string arena: NUL-terminated copies */
+	char *arena;
+	size_t arena_len, arena_cap;
+	size_t exe_off, argv_off, argv_len;
+	struct str_ref *strings; /* index 0 unused */
+	size_t nstrings, strings_cap;
+	struct mapping *mappings;
+	size_t nmappings, mappings_cap;
+	struct ctrace_frame *frames; /* resolved after parsing */
+	uint64_t *frame_refs;        /* per frame: mapping, function, file string ids */
+	size_t nframes, frames_cap;
+	uint32_t *frame_pool;
+	size_t pool_len, pool_cap;
+	struct stack_ref *stacks;
+	size_t nstacks, stacks_cap;
+	struct ctrace_call *calls; /* by id */
+	size_t *call_names;        /* arena offsets by id, SIZE_MAX when absent */
+	size_t ncalls;             /* max id + 1 */
+	struct info_kv *infos;
+	size_t ninfos, infos_cap;
+	struct batch *batches;
+	size_t nbatches, batches_cap;
+	/* merge heap of batch indexes */
+	uint32_t *heap;
+	size_t heap_len, heap_cap;
+	int primed;
+	struct ctrace_event out;
+};
+
+struct ctrace_reader {
+	char *name;
+	int fd;
+	const uint8_t *mem;
+	uint64_t size;
+	uint64_t pos;      /* next generation header */
+	unsigned minor;
+	int64_t start_ns;
+	struct ctrace_gen_info info;
+	int have_info;
+	uint8_t *cbuf; /* compressed frame (file input) */
+	size_t cbuf_cap;
+	uint8_t *content;
+	size_t content_cap;
+	ZSTD_DCtx *dctx;
+	struct ctrace_gen gen;
+	int gen_loaded;
+	char msg[512];
+	uint64_t err_off;
+};
+
+static int fail(struct ctrace_reader *r, int err, uint64_t off, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int fail(struct ctrace_reader *r, int err, uint64_t off, const char *fmt, ...)
+{
+	char what[400];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	snprintf(r->msg, sizeof(r->msg), "%s: %s at byte offset %llu", r->name, what,
+		 (unsigned long long)off);
+	r->err_off = off;
+	return err;
+}
+
+static int grow_array(void **arr, size_t *cap, size_t need, size_t elem)
+{
+	if (need <= *cap)
+		return 0;
+	size_t ncap = *cap ? *cap : 16;
+	while (ncap < need)
+		ncap *= 2;
+	void *n = realloc(*arr, ncap * elem);
+	if (!n)
+		return CTRACE_ENOMEM;
+	*arr = n;
+	*cap = ncap;
+	return 0;
+}
+
+/* Bytes [off, off+len) of the input, or NULL when they are not all there. */
+static const uint8_t *input_at(struct ctrace_reader *r, uint64_t off, size_t len, uint8_t *tmp,
+			       int *err)
+{
+	*err = 0;
+	if (off > r->size || len > r->size - off)
+		return NULL;
+	if (r->mem)
+		return r->mem + off;
+	size_t done = 0;
+	while (done < len) {
+		ssize_t n = pread(r->fd, tmp + done, len - done, (off_t)(off + done));
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			*err = CTRACE_EIO;
+			return NULL;
+		}
+		if (n == 0)
+			return NULL; /* the file shrank under us */
+		done += (size_t)n;
+	}
+	return tmp;
+}
+
+static int reader_new(const char *name, struct ctrace_reader **out)
+{
+	struct ctrace_reader *r = calloc(1, sizeof(*r));
+	*out = r;
+	if (!r)
+		return CTRACE_ENOMEM;
+	r->fd = -1;
+	r->name = strdup(name);
+	r->dctx = ZSTD_createDCtx();
+	if (!r->name || !r->dctx)
+		return CTRACE_ENOMEM;
+	r->gen.r = r;
+	return 0;
+}
+
+static int read_file_header(struct ctrace_reader *r)
+{
+	uint8_t tmp[CTR_FILE_HEADER_SIZE];
+	int err;
+	const uint8_t *h = input_at(r, 0, CTR_FILE_HEADER_SIZE, tmp, &err);
+
+	if (err)
+		return fail(r, err, 0, "cannot read");
+	if (!h) {
+		if (r->size >= 4 && ctr_get_u32le(r->mem ? r->mem : tmp) != CTR_FILE_MAGIC)
+			return fail(r, CTRACE_ENOTTRACE, 0, "not a ctrace trace (bad magic)");
+		return fail(r, r->size == 0 ? CTRACE_ENOTTRACE : CTRACE_ETRUNCATED, 0,
+			    r->size == 0 ? "empty file, not a ctrace trace"
+					 : "truncated inside the file header");
+	}
+	if (ctr_get_u32le(h) != CTR_FILE_MAGIC || ctr_get_u32le(h + 4) < 16 ||
+	    memcmp(h + 8, ctr_file_signature, 8) != 0)
+		return fail(r, CTRACE_ENOTTRACE, 0, "not a ctrace trace (bad magic)");
+	unsigned major = h[16] | (unsigned)h[17] << 8;
+	r->minor = h[18] | (unsigned)h[19] << 8;
+	if (major != CTRACE_FORMAT_MAJOR)
+		return fail(r, CTRACE_EVERSION, 16,
+			    "unsupported trace format version %u.%u (this reader reads %u.x)",
+			    major, r->minor, CTRACE_FORMAT_MAJOR);
+	uint64_t hlen = ctr_get_u32le(h + 4);
+	if (8 + hlen > r->size)
+		return fail(r, CTRACE_ETRUNCATED, 0, "truncated inside the file header");
+	r->pos = 8 + hlen;
+
+	/* The trace starts where its first generation does. */
+	const struct ctrace_gen_info *gi;
+	uint64_t save = r->pos;
+	if (ctrace_reader_next_info(r, &gi) == 1)
+		r->start_ns = gi->first_ns;
+	r->pos = save;
+	r->have_info = 0;
+	r->msg[0] = 0;
+	r->err_off = 0;
+	return 0;
+}
+
+CTRACE_API int ctrace_reader_open(const char *path, ctrace_reader **out)
+{
+	struct ctrace_reader *r;
+	int err = reader_new(path, &r);
+	struct stat st;
+
+	*out = r;
+	if (err)
+		return r && r->name ? fail(r, err, 0, "out of memory") : err;
+	r->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (r->fd < 0)
+		return fail(r, CTRACE_EIO, 0, "cannot open: %s", strerror(errno));
+	if (fstat(r->fd, &st) < 0)
+		return fail(r, CTRACE_EIO, 0, "cannot stat: %s", strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return fail(r, CTRACE_EIO, 0, "not a regular file");
+	r->size = (uint64_t)st.st_size;
+	return read_file_header(r);
+}
+
+CTRACE_API int ctrace_reader_open_memory(const void *data, size_t size, ctrace_reader **out)
+{
+	struct ctrace_reader *r;
+	int err = reader_new("<memory>", &r);
+
+	*out = r;
+	if (err)
+		return r && r->name ? fail(r, err, 0, "out of memory") : err;
+	r->mem = data ? data : (const uint8_t *)"";
+	r->size = data ? size : 0;
+	return read_file_header(r);
+}
+
+static void gen_free(struct ctrace_gen *g)
+{
+	free(g->arena);
+	free(g->strings);
+	free(g->mappings);
+	free(g->frames);
+	free(g->frame_refs);
+	free(g->frame_pool);
+	free(g->stacks);
+	free(g->calls);
+	free(g->call_names);
+	free(g->infos);
+	free(g->batches);
+	free(g->heap);
+}
+
+CTRACE_API void ctrace_reader_free(ctrace_reader *r)
+{
+	if (!r)
+		return;
+	if (r->fd >= 0)
+		close(r->fd);
+	gen_free(&r->gen);
+	ZSTD_freeDCtx(r->dctx);
+	free(r->cbuf);
+	free(r->content);
+	free(r->name);
+	free(r);
+}
+
+CTRACE_API const char *ctrace_reader_errmsg(const ctrace_reader *r)
+{
+	return r ? r->msg : "out of memory";
+}
+
+CTRACE_API uint64_t ctrace_reader_error_offset(const ctrace_reader *r)
+{
+	return r ? r->err_off : 0;
+}
+
+CTRACE_API unsigned ctrace_reader_minor_version(const ctrace_reader *r)
+{
+	return r->minor;
+}
+
+CTRACE_API int64_t ctrace_reader_start_ns(const ctrace_reader *r)
+{
+	return r->start_ns;
+}
+
+CTRACE_API int ctrace_reader_seek(ctrace_reader *r, uint64_t offset)
+{
+	if (offset < CTR_FILE_HEADER_SIZE || offset > r->size)
+		return fail(r, CTRACE_EINVAL, offset, "seek outside the trace");
+	r->pos = offset;
+	r->have_info = 0;
+	r->gen_loaded = 0;
+	return 0;
+}
+
+CTRACE_API int ctrace_reader_next_info(ctrace_reader *r, const struct ctrace_gen_info **info)
+{
+	uint8_t tmp[CTR_GEN_HEADER_SIZE];
+	int err;
+
+	if (r->have_info) /* the previous generation was not loaded: skip its frame */
+		r->pos += r->info.compressed_size;
+	r->have_info = 0;
+	r->gen_loaded = 0;
+	for (;;) {
+		uint64_t off = r->pos;
+		if (off == r->size)
+			return 0;
+		const uint8_t *h = input_at(r, off, 8, tmp, &err);
+		if (err)
+			return fail(r, err, off, "cannot read");
+		if (!h)
+			return fail(r, CTRACE_ETRUNCATED, off,
+				    "truncated: file ends inside a generation header");
+		uint32_t magic = ctr_get_u32le(h);
+		uint64_t len = ctr_get_u32le(h + 4);
+		if (magic != CTR_GEN_MAGIC) {
+			if (magic < CTR_SKIP_MAGIC_MIN || magic > CTR_SKIP_MAGIC_MAX)
+				return fail(r, CTRACE_ECORRUPT, off,
+					    "corrupt: expected a generation header (magic 0x%08x)",
+					    magic);
+			if (len > r->size - off - 8)
+				return fail(r, CTRACE_ETRUNCATED, off,
+					    "truncated: file ends inside a skippable frame");
+			r->pos = off + 8 + len; /* metadata of a later version */
+			continue;
+		}
+		if (len < CTR_GEN_HEADER_SIZE - 8)
+			return fail(r, CTRACE_ECORRUPT, off,
+				    "corrupt: generation header too short (%llu bytes)",
+				    (unsigned long long)len);
+		h = input_at(r, off, CTR_GEN_HEADER_SIZE, tmp, &err);
+		if (err)
+			return fail(r, err, off, "cannot read");
+		if (!h || len > r->size - off - 8)
+			return fail(r, CTRACE_ETRUNCATED, off,
+				    "truncated: file ends inside a generation header");
+		struct ctrace_gen_info *gi = &r->info;
+		gi->offset = off;
+		gi->compressed_size = ctr_get_u64le(h + 8);
+		gi->content_size = ctr_get_u64le(h + 16);
+		gi->first_ns = (int64_t)ctr_get_u64le(h + 24);
+		gi->last_ns = (int64_t)ctr_get_u64le(h + 32);
+		gi->events = ctr_get_u64le(h + 40);
+		gi->pid = ctr_get_u32le(h + 48);
+		gi->seq = ctr_get_u32le(h + 52);
+		gi->threads = ctr_get_u32le(h + 56);
+		gi->flags = ctr_get_u32le(h + 60);
+		if (gi->compressed_size > CTR_GEN_MAX_SIZE || gi->content_size > CTR_GEN_MAX_SIZE)
+			return fail(r, CTRACE_ECORRUPT, off,
+				    "corrupt: generation larger than 1 GiB");
+		uint64_t body = off + 8 + len;
+		if (gi->compressed_size > r->size - body) {
+			return fail(r, CTRACE_ETRUNCATED, off,
+				    "truncated: last generation incomplete (%llu of %llu bytes)",
+				    (unsigned long long)(r->size - body),
+				    (unsigned long long)gi->compressed_size);
+		}
+		/* Keep where the frame starts for load and raw. */
+		r->pos = body;
+		r->have_info = 1;
+		*info = gi;
+		return 1;
+	}
+}
+
+/* ---- parsing a generation's content ---- */
+
+struct cursor {
+	const uint8_t *p, *end;
+	const uint8_t *base; /* content start, for offsets in messages */
+};
+
+static int cvar(struct cursor *c, uint64_t *v)
+{
+	return ctr_get_varint(&c->p, c->end, v);
+}
+
+static int arena_add(struct ctrace_gen *g, const uint8_t *s, size_t len, size_t *off)
+{
+	if (grow_array((void **)&g->arena, &g->arena_cap, g->arena_len + len + 1, 1) < 0)
+		return CTRACE_ENOMEM;
+	if (len)
+		memcpy(g->arena + g->arena_len, s, len);
+	g->arena[g->arena_len + len] = 0;
+	*off = g->arena_len;
+	g->arena_len += len + 1;
+	return 0;
+}
+
+/* A length-prefixed string or blob: returns 0 and its bytes, or -1. */
+static int cbytes(struct cursor *c, const uint8_t **s, size_t *len)
+{
+	uint64_t n;
+	if (cvar(c, &n) < 0 || n > (uint64_t)(c->end - c->p))
+		return -1;
+	*s = c->p;
+	*len = (size_t)n;
+	c->p += n;
+	return 0;
+}
+
+static int cstring(struct ctrace_gen *g, struct cursor *c, size_t *off)
+{
+	const uint8_t *s;
+	size_t len;
+	if (cbytes(c, &s, &len) < 0)
+		return -1;
+	return arena_add(g, s, len, off) < 0 ? -2 : 0;
+}
+
+static int corrupt(struct ctrace_gen *g, const struct cursor *c, const char *what)
+{
+	return fail(g->r, CTRACE_ECORRUPT, g->info.offset,
+		    "corrupt generation (content offset %llu): %s",
+		    (unsigned long long)(c->p - c->base), what);
+}
+
+static int parse_schema(struct ctrace_gen *g, struct cursor *c)
+{
+	uint64_t n;
+	struct ctr_schema builtin;
+
+	ctr_schema_builtin(&builtin);
+	memset(&g->schema, 0, sizeof(g->schema));
+	if (cvar(c, &n) < 0 || n > 255)
+		return corrupt(g, c, "bad SCHEMA count");
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t type, nargs;
+		const uint8_t *name;
+		size_t name_len;
+		if (cvar(c, &type) < 0 || cvar(c, &nargs) < 0 || c->p >= c->end)
+			return corrupt(g, c, "bad SCHEMA entry");
+		uint8_t flags = *c->p++;
+		if (cbytes(c, &name, &name_len) < 0)
+			return corrupt(g, c, "bad SCHEMA entry name");
+		if (type == 0 || type > 255 || nargs > 255)
+			return corrupt(g, c, "bad SCHEMA event type");
+		if (builtin.known[type] &&
+		    (nargs < builtin.nargs[type] || (flags & 1) != builtin.has_blob[type]))
+			return corrupt(g, c, "SCHEMA disagrees with a known event type");
+		g->schema.known[type] = 1;
+		g->schema.nargs[type] = (uint8_t)nargs;
+		g->schema.has_blob[type] = flags & 1;
+	}
+	g->have_schema = 1;
+	return 0;
+}
+
+static int parse_calls(struct ctrace_gen *g, struct cursor *c)
+{
+	uint64_t n;
+	if (cvar(c, &n) < 0 || n > MAX_CALL_ID)
+		return corrupt(g, c, "bad CALLS count");
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t id, cls;
+		size_t off;
+		if (cvar(c, &id) < 0 || cvar(c, &cls) < 0)
+			return corrupt(g, c, "bad CALLS entry");
+		int e = cstring(g, c, &off);
+		if (e == -2)
+			return fail(g->r, CTRACE_ENOMEM, g->info.offset, "out of memory");
+		if (e < 0 || id == 0 || id > MAX_CALL_ID)
+			return corrupt(g, c, "bad CALLS entry");
+		if (id >= g->ncalls) {
+			size_t nn = (size_t)id + 1;
+			struct ctrace_call *nc = realloc(g->calls, nn * sizeof(*nc));
+			if (!nc)
+				return fail(g->r, CTRACE_ENOMEM, g->info.offset, "out of memory");
+			g->calls = nc;
+			size_t *nm = realloc(g->call_names, nn * sizeof(*nm));
+			if (!nm)
+				return fail(g->r, CTRACE_ENOMEM, g->info.offset, "out of memory");
+			g->call_names = nm;
+			for (size_t k = g->ncalls; k < nn; k++)
+				g->call_names[k] = SIZE_MAX;
+			g->ncalls = nn;
+		}
+		g->call_names[id] = off;
+		g->calls[id].reason = (uint32_t)(cls > 255 ? 0 : cls);
+	}
+	return 0;
+}
+
+static int parse_clock(struct ctrace_gen *g, struct cursor *c)
+{
+	uint64_t kind, ts, ns, n;
+	if (cvar(c, &kind) < 0 || cvar(c, &ts) < 0 || cvar(c, &ns) < 0 || cvar(c, &n) < 0)
+		return corrupt(g, c, "bad CLOCK record");
+	if (ts == 0 || ns == 0 || n == 0 || kind > 1)
+		return corrupt(g, c, "bad CLOCK values");
+	uint64_t t0, m0, r0;
+	if (cvar(c, &t0) < 0 || cvar(c, &m0) < 0 || cvar(c, &r0) < 0)
+		return corrupt(g, c, "bad CLOCK sync point");
+	/* Later sync points are for tools that refine the conversion; skip them here. */
+	g->clock_kind = (unsigned)kind;
+	g->tick_span = ts;
+	g->ns_span = ns;
+	g->t0 = t0;
+	g->m0 = m0;
+	g->have_clock = 1;
+	return 0;
+}
+
+static int parse_process(struct ctrace_gen *g, struct cursor *c)
+{
+	uint64_t pid, ppid, start;
+	const uint8_t *argv;
+	size_t argv_len;
+	if (cvar(c, &pid) < 0 || cvar(c, &ppid) < 0)
+		return corrupt(g, c, "bad PROCESS record");
+	int e = cstring(g, c, &g->exe_off);
+	if (e == -2)
+		return fail(g->r, CTRACE_ENOMEM, g->info.offset, "out of memory");
+	if (e < 0 || cbytes(c, &argv, &argv_len) < 0 || cvar(c, &start) < 0)
+		return corrupt(g, c, "bad PROCESS record");
+	if (arena_add(g, argv, argv_len, &g->argv_off) < 0)
+		return fail(g->r, CTRACE_ENOMEM, g->info.offset, "out of memory");
+	g->argv_len = argv_len;
+	g->proc.pid = (uint32_t)pid;
+	g->proc.ppid = (uint32_t)ppid;
+	g->proc.start_realtime_ns = start;
+	return 0;
+}
+
+static int parse_strings(struct ctrace_gen *g, struct cursor *c)
+{
+	uint64_t n;
+	if (cvar(c, &n) < 0 || n > (uint64_t)(c->end - c->p))
+		return corrupt(g, c, "bad STRINGS count");
+	if (grow_array((void **)&g->strings, &g->strings_cap, g->nstrings + n + 1,
+		       sizeof(*g->strings)) < 0)
+		return fail(g->r, CTRACE_ENOMEM, g->info.offset, "out of memory");
+	for (uint64_t i = 0; i < n; i++) {
+		size_t off;
+		int e = cstring(g, c, &off);
+		if (e == -2)
+			return fail(g->r, CTRACE_ENOMEM, g->info.offset, "out of memory");
+		if (e < 0)
+			return corrupt(g, c, "bad string in STRINGS");
+		g->strings[++g->nstrings].off = off;
+	}
+	return 0;
+}
+
+static int parse_mappings(struct ctrace_gen *g, struct cursor *c)
+{
+	uint64_t n;
+	if (cvar(c, &n) < 0 || n > (uint64_t)(c->end - c->p))
+		return corrupt(g, c, "bad MAPPINGS count");
+	if (grow_array((void **)&g->mappings, &g->mappings_cap, g->nmappings + n + 1,
+		       sizeof(*g->mappings)) < 0)
+		return fail(g->r, CTRACE_ENOMEM, g->info.offset, "out of memory");
+	for (uint64_t i = 0; i < n; i++) {
+		struct mapping *m = &g->mappings[++g->nmappings];
+		if (cvar(c, &m->start) < 0 || cvar(c, &m->end) < 0 ||
+		    cvar(c, &m->file_offset) < 0 || cvar(c, &m->path) < 0 ||
+		    cbytes(c, &m->build_id, &m->build_id_len) < 0)
+			return corrupt(g, c, "bad MAPPINGS entry");
+		if (m->path > g->nstrings)
+			return corrupt(g, c, "MAPPINGS refers to an undefined string");
+	}
+	return 0;
+}
+
+static int parse_frames(struct ctrace_gen *g, struct cursor *c)
+{
+	uint64_t n;
+	if (cvar(c, &n) < 0 || n > (uint64_t)(c->end - c->p))
+		return corrupt(g, c, "bad FRAMES count");
+	if (grow_array((void **)&g->frames, &g->frames_cap, g->nframes + n + 1,
+		       sizeof(*g->frames)) < 0)
+		return fail(g->r, CTRACE_ENOMEM, g->info.offset, "out of memory");
+	uint64_t *nr = realloc(g->frame_refs, (g->frames_cap) * 3 * sizeof(uint64_t));
+	if (!nr)
+		return fail(g->r, CTRACE_ENOMEM, g->info.offset, "out of memory");
+	g->frame_refs = nr;
+	for (uint64_t i = 0; i < n; i++) {
+		size_t id = ++g->nframes;
+		struct ctrace_frame *f = &g->frames[id];
+		uint64_t map, fn, file, line;
+		memset(f, 0, sizeof(*f));
+		if (cvar(c, &f->pc) < 0 || cvar(c, &map) < 0 || cvar(c, &fn) < 0 ||
+		    cvar(c, &file) < 0 || cvar(c, &line) < 0)
+			return corrupt(g, c, "bad FRAMES entry");
+		if (map > g->nmappings || fn > g->nstrings || file > g->nstrings)
+			return corrupt(g, c, "FRAMES refers to an undefined entry");
+		f->line = line > UINT32_MAX ? 0 : (uint32_t)line;
+		g->frame_refs[3 * id] = map;
+		g->frame_refs[3 * id + 1] = fn;
+		g->frame_refs[3 * id + 2] = file;
+	}
+	return 0;
+}
+
+static int parse_stacks(struct ctrace_gen *g, struct cursor *c)
+{
+	uint64_t n;
+	if (cvar(c, &n) < 0 || n > (uint64_t)(c->end - c->p))
+		return corrupt(g, c, "bad STACKS count");
+	if (grow_array((void **)&g->stacks, &g->stacks_cap, g->nstacks + n + 1,
+		       sizeof(*g->stacks)) < 0)
+		return fail(g->r, CTRACE_ENOMEM, g->info.offset, "out of memory");
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t depth;
+		if (cvar(c, &depth) < 0 || depth > CTR_STACK_MAX_DEPTH)
+			return corrupt(g, c, "bad stack depth in STACKS");
+		if (grow_array((void **)&g->frame_pool, &g->pool_cap, g->pool_len + depth + 1,
+			       sizeof(uint32_t)) < 0)
+			return fail(g->r, CTRACE_ENOMEM, g->info.offset, "out of memory");
+		struct stack_ref *s = &g->stacks[++g->nstacks];
+		s->off = g->pool_len;
+		s->depth = (uint32_t)depth;
+		for (uint64_t k = 0; k < depth; k++) {
+			uint64_t f;
+			if (cvar(c, &f) < 0)
+				return corrupt(g, c, "bad frame id in STACKS");
+			if (f == 0 || f > g->nframes)
+				return corrupt(g, c, "STACKS refers to an undefined frame");
+			g->frame_pool[g->pool_len++] = (uint32_t)f;
+		}
+	}
+	return 0;
+}
+
+static int parse_batch(struct ctrace_gen *g, struct cursor *c)
+{
+	uint64_t tid, base, n;
+	if (!g->have_schema)
+		return corrupt(g, c, "BATCH before SCHEMA");
+	if (cvar(c, &tid) < 0 || cvar(c, &base) < 0 || cvar(c, &n) < 0 || tid > UINT32_MAX)
+		return corrupt(g, c, "bad BATCH header");
+	if (n > (uint64_t)(c->end - c->p) + 1)
+		return corrupt(g, c, "BATCH event count larger than its bytes");
+	if (grow_array((void **)&g->batches, &g->batches_cap, g->nbatches + 1,
+		       sizeof(*g->batches)) < 0)
+		return fail(g->r, CTRACE_ENOMEM, g->info.offset, "out of memory");
+	struct batch *b = &g->batches[g->nbatches++];
+	memset(b, 0, sizeof(*b));
+	b->tid = (uint32_t)tid;
+	b->base = base;
+	b->nevents = n;
+	b->start = b->p = c->p;
+	b->end = c->end;
+	b->start_off = b->off = (size_t)(c->p - c->base);
+	c->p = c->end;
+	return 0;
+}
+
+static int parse_info(struct ctrace_gen *g, struct cursor *c)
+{
+	if (grow_array((void **)&g->infos, &g->infos_cap, g->ninfos + 1, sizeof(*g->infos)) < 0)
+		return fail(g->r, CTRACE_ENOMEM, g->info.offset, "out of memory");
+	struct info_kv *kv = &g->infos[g->ninfos];
+	int e1 = cstring(g, c, &kv->key);
+	int e2 = e1 < 0 ? e1 : cstring(g, c, &kv->value);
+	if (e1 == -2 || e2 == -2)
+		return fail(g->r, CTRACE_ENOMEM, g->info.offset, "out of memory");
+	if (e1 < 0 || e2 < 0)
+		return corrupt(g, c, "bad INFO record");
+	g->ninfos++;
+	return 0;
+}
+
+static int parse_content(struct ctrace_gen *g, const uint8_t *content, size_t size)
+{
+	struct cursor all = { content, content + size, content };
+
+	while (all.p < all.end) {
+		uint64_t len;
+		uint8_t type = *all.p++;
+		if (cvar(&all, &len) < 0 || len > (uint64_t)(all.end - all.p))
+			return corrupt(g, &all, "record runs past the end of the generation");
+		struct cursor c = { all.p, all.p + len, content };
+		int err = 0;
+		switch (type) {
+		case CTR_REC_SCHEMA: err = parse_schema(g, &c); break;
+		case CTR_REC_CLOCK: err = parse_clock(g, &c); break;
+		case CTR_REC_PROCESS: err = parse_process(g, &c); break;
+		case CTR_REC_STRINGS: err = parse_strings(g, &c); break;
+		case CTR_REC_MAPPINGS: err = parse_mappings(g, &c); break;
+		case CTR_REC_FRAMES: err = parse_frames(g, &c); break;
+		case CTR_REC_STACKS: err = parse_stacks(g, &c); break;
+		case CTR_REC_BATCH: err = parse_batch(g, &c); break;
+		case CTR_REC_INFO: err = parse_info(g, &c); break;
+		case CTR_REC_CALLS: err = parse_calls(g, &c); break;
+		default: break; /* a record of a later version */
+		}
+		if (err)
+			return err;
+		all.p += len;
+	}
+	return 0;
+}
+
+/* Pointers into the arena, fixed once it no longer moves. */
+static void resolve(struct ctrace_gen *g)
+{
+	g->proc.exe = g->arena ? g->arena + g->exe_off : "";
+	g->proc.argv = g->arena ? g->arena + g->argv_off : "";
+	g->proc.argv_len = g->argv_len;
+	if (!g->proc.pid)
+		g->proc.pid = g->info.pid;
+	for (size_t id = 1; id <= g->nframes; id++) {
+		struct ctrace_frame *f = &g->frames[id];
+		uint64_t map = g->frame_refs[3 * id], fn = g->frame_refs[3 * id + 1],
+			 file = g->frame_refs[3 * id + 2];
+		f->function = fn ? g->arena + g->strings[fn].off : NULL;
+		f->file = file ? g->arena + g->strings[file].off : NULL;
+		if (map) {
+			struct mapping *m = &g->mappings[map];
+			f->mapping = m->path ? g->arena + g->strings[m->path].off : NULL;
+			f->build_id = m->build_id;
+			f->build_id_len = m->build_id_len;
+		}
+	}
+	for (size_t id = 1; id < g->ncalls; id++)
+		g->calls[id].name =
+			g->call_names[id] == SIZE_MAX ? NULL : g->arena + g->call_names[id];
+}
+
+static void gen_reset(struct ctrace_gen *g)
+{
+	g->have_schema = g->have_clock = 0;
+	g->arena_len = 0;
+	g->nstrings = g->nmappings = g->nframes = g->pool_len = g->nstacks = 0;
+	g->ninfos = g->nbatches = 0;
+	for (size_t i = 0; i < g->ncalls; i++)
+		g->call_names[i] = SIZE_MAX;
+	memset(&g->proc, 0, sizeof(g->proc));
+	g->exe_off = g->argv_off = g->argv_len = 0;
+}
+
+CTRACE_API int ctrace_reader_load(ctrace_reader *r, ctrace_gen **out)
+{
+	struct ctrace_gen *g = &r->gen;
+	const struct ctrace_gen_info *gi = &r->info;
+	int err;
+
+	if (!r->have_info)
+		return fail(r, CTRACE_EINVAL, r->pos, "no generation header was read");
+	uint64_t frame_off = r->pos;
+	size_t csize = (size_t)gi->compressed_size, usize = (size_t)gi->content_size;
+	const uint8_t *frame;
+	if (r->mem) {
+		frame = r->mem + frame_off;
+	} else {
+		if (grow_array((void **)&r->cbuf, &r->cbuf_cap, csize ? csize : 1, 1) < 0)
+			return fail(r, CTRACE_ENOMEM, gi->offset, "out of memory");
+		frame = input_at(r, frame_off, csize, r->cbuf, &err);
+		if (!frame)
+			return fail(r, err ? err : CTRACE_ETRUNCATED, gi->offset,
+				    "truncated: last generation incomplete");
+	}
+	/* Whatever happens below, the next call moves on to the following generation. */
+	r->have_info = 0;
+	r->pos = frame_off + csize;
+
+	if (csize < 4 || ctr_get_u32le(frame) != CTR_ZSTD_MAGIC)
+		return fail(r, CTRACE_ECORRUPT, gi->offset, "corrupt: no zstd frame after generation header");
+	size_t fsize = ZSTD_findFrameCompressedSize(frame, csize);
+	if (ZSTD_isError(fsize) || fsize != csize)
+		return fail(r, CTRACE_ECORRUPT, gi->offset,
+			    "corrupt: zstd frame size does not match the generation header");
+	if (grow_array((void **)&r->content, &r->content_cap, usize + 1, 1) < 0)
+		return fail(r, CTRACE_ENOMEM, gi->offset, "out of memory");
+	size_t got = ZSTD_decompressDCtx(r->dctx, r->content, usize, frame, csize);
+	if (ZSTD_isError(got))
+		return fail(r, CTRACE_ECORRUPT, gi->offset, "corrupt: zstd: %s",
+			    ZSTD_getErrorName(got));
+	if (got != usize)
+		return fail(r, CTRACE_ECORRUPT, gi->offset,
+			    "corrupt: generation content is %zu bytes, header says %zu", got, usize);
+
+	gen_reset(g);
+	g->info = *gi;
+	err = parse_content(g, r->content, usize);
+	if (err)
+		return err;
+	if (g->nbatches && (!g->have_schema || !g->have_clock))
+		return fail(r, CTRACE_ECORRUPT, gi->offset, "corrupt: generation without clock");
+	resolve(g);
+	ctrace_gen_rewind(g);
+	r->gen_loaded = 1;
+	*out = g;
+	return 0;
+}
+
+CTRACE_API int ctrace_reader_next(ctrace_reader *r, ctrace_gen **gen)
+{
+	const struct ctrace_gen_info *info;
+	int n = ctrace_reader_next_info(r, &info);
+	if (n <= 0)
+		return n;
+	int err = ctrace_reader_load(r, gen);
+	return err < 0 ? err : 1;
+}
+
+CTRACE_API int ctrace_reader_raw(ctrace_reader *r, const void **data, size_t *size)
+{
+	if (!r->have_info)
+		return fail(r, CTRACE_EINVAL, r->pos, "no generation header was read");
+	uint64_t off = r->info.offset;
+	uint64_t total = (r->pos - off) + r->info.compressed_size;
+	int err;
+	if (r->mem) {
+		*data = r->mem + off;
+	} else {
+		if (grow_array((void **)&r->cbuf, &r->cbuf_cap, (size_t)total, 1) < 0)
+			return fail(r, CTRACE_ENOMEM, off, "out of memory");
+		const uint8_t *p = input_at(r, off, (size_t)total, r->cbuf, &err);
+		if (!p)
+			return fail(r, err ? err : CTRACE_ETRUNCATED, off, "cannot read generation");
+		*data = p;
+	}
+	*size = (size_t)total;
+	return 0;
+}
+
+/* ---- events ---- */
+
+static int batch_error(struct ctrace_gen *g, const struct batch *b, const char *what)
+{
+	return fail(g->r, CTRACE_ECORRUPT, g->info.offset,
+		    "corrupt generation (content offset %zu): %s in batch of tid %u", b->off, what,
+		    b->tid);
+}
+
+/* Decode the batch's next event into b->ev and advance its clock. */
+static int batch_advance(struct ctrace_gen *g, struct batch *b)
+{
+	size_t n = ctr_event_scan(&g->schema, b->p, b->end, &b->ev);
+	if (n == 0)
+		return batch_error(g, b, "bad event");
+	b->off += n;
+	b->p += n;
+	b->ticks += b->ev.args[0]; /* wraps on hostile input; never undefined */
+	return 0;
+}
+
+static int heap_less(const struct ctrace_gen *g, uint32_t a, uint32_t b)
+{
+	const struct batch *x = &g->batches[a], *y = &g->batches[b];
+	if (x->ticks != y->ticks)
+		return x->ticks < y->ticks;
+	return a < b;
+}
+
+static void heap_down(struct ctrace_gen *g, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, m = i;
+		if (l < g->heap_len && heap_less(g, g->heap[l], g->heap[m]))
+			m = l;
+		if (l + 1 < g->heap_len && heap_less(g, g->heap[l + 1], g->heap[m]))
+			m = l + 1;
+		if (m == i)
+			return;
+		uint32_t t = g->heap[i];
+		g->heap[i] = g->heap[m];
+		g->heap[m] = t;
+		i = m;
+	}
+}
+
+CTRACE_API void ctrace_gen_rewind(ctrace_gen *g)
+{
+	for (size_t i = 0; i < g->nbatches; i++) {
+		struct batch *b = &g->batches[i];
+		b->p = b->start;
+		b->off = b->start_off;
+		b->ticks = b->base;
+		b->left = b->nevents;
+	}
+	g->primed = 0;
+	g->heap_len = 0;
+}
+
+static int prime(struct ctrace_gen *g)
+{
+	if (grow_array((void **)&g->heap, &g->heap_cap, g->nbatches + 1, sizeof(*g->heap)) < 0)
+		return fail(g->r, CTRACE_ENOMEM, g->info.offset, "out of memory");
+	g->heap_len = 0;
+	for (size_t i = 0; i < g->nbatches; i++) {
+		struct batch *b = &g->batches[i];
+		if (b->left == 0) {
+			if (b->p != b->end)
+				return batch_error(g, b, "bytes after the last event");
+			continue;
+		}
+		int err = batch_advance(g, b);
+		if (err)
+			return err;
+		g->heap[g->heap_len++] = (uint32_t)i;
+	}
+	for (size_t i = g->heap_len / 2; i-- > 0;)
+		heap_down(g, i);
+	g->primed = 1;
+	return 0;
+}
+
+static int64_t ticks_to_ns(const struct ctrace_gen *g, uint64_t ticks)
+{
+	if (g->clock_kind == 1 && g->tick_span == g->ns_span)
+		return (int64_t)ticks;
+	__int128 d = (__int128)ticks - (__int128)g->t0;
+	__int128 ns = (__int128)g->m0 + d * (__int128)g->ns_span / (__int128)g->tick_span;
+	if (ns > INT64_MAX)
+		return INT64_MAX;
+	if (ns < INT64_MIN)
+		return INT64_MIN;
+	return (int64_t)ns;
+}
+
+CTRACE_API int64_t ctrace_gen_ticks_to_ns(const ctrace_gen *g, uint64_t ticks)
+{
+	return ticks_to_ns(g, ticks);
+}
+
+CTRACE_API int ctrace_gen_next_event(ctrace_gen *g, const struct ctrace_event **out)
+{
+	if (!g->primed) {
+		int err = prime(g);
+		if (err)
+			return err;
+	}
+	if (g->heap_len == 0)
+		return 0;
+	uint32_t top = g->heap[0];
+	struct batch *b = &g->batches[top];
+	struct ctrace_event *ev = &g->out;
+	const struct ctr_raw_event *raw = &b->ev;
+
+	ev->type = raw->type;
+	ev->nargs = raw->nargs - 1u;
+	ev->pid = g->proc.pid;
+	ev->tid = b->tid;
+	ev->ticks = b->ticks;
+	ev->time_ns = ticks_to_ns(g, b->ticks);
+	uint8_t smask = raw->type < CTRACE_EV_COUNT_ ? ctr_events[raw->type].signed_mask : 0;
+	for (unsigned i = 0; i < CTRACE_EVENT_MAX_ARGS; i++) {
+		uint64_t v = i + 1u < raw->nargs ? raw->args[i + 1] : 0;
+		ev->args[i] = (smask >> i) & 1 ? (uint64_t)ctr_unzigzag(v) : v;
+	}
+	ev->blob = raw->blob ? (const char *)raw->blob : NULL;
+	ev->blob_len = raw->blob ? (size_t)raw->blob_len : 0;
+
+	if (--b->left > 0) {
+		int err = batch_advance(g, b);
+		if (err)
+			return err;
+	} else {
+		if (b->p != b->end)
+			return batch_error(g, b, "bytes after the last event");
+		g->heap[0] = g->heap[--g->heap_len];
+	}
+	heap_down(g, 0);
+	*out = ev;
+	return 1;
+}
+
+CTRACE_API const struct ctrace_gen_info *ctrace_gen_header(const ctrace_gen *g)
+{
+	return &g->info;
+}
+
+CTRACE_API const struct ctrace_process *ctrace_gen_process(const ctrace_gen *g)
+{
+	return &g->proc;
+}
+
+CTRACE_API const char *ctrace_gen_string(const ctrace_gen *g, uint64_t id)
+{
+	if (id == 0 || id > g->nstrings)
+		return NULL;
+	return g->arena + g->strings[id].off;
+}
+
+CTRACE_API const struct ctrace_frame *ctrace_gen_frame(const ctrace_gen *g, uint64_t id)
+{
+	if (id == 0 || id > g->nframes)
+		return NULL;
+	return &g->frames[id];
+}
+
+CTRACE_API int ctrace_gen_stack(const ctrace_gen *g, uint64_t id, const uint32_t **frames)
+{
+	if (id == 0) {
+		*frames = NULL;
+		return 0;
+	}
+	if (id > g->nstacks)
+		return CTRACE_EINVAL;
+	*frames = g->frame_pool + g->stacks[id].off;
+	return (int)g->stacks[id].depth;
+}
+
+CTRACE_API const struct ctrace_call *ctrace_gen_call(const ctrace_gen *g, uint64_t id)
+{
+	if (id == 0 || id >= g->ncalls || g->call_names[id] == SIZE_MAX)
+		return NULL;
+	return &g->calls[id];
+}
+
+CTRACE_API const char *ctrace_gen_info_value(const ctrace_gen *g, const char *key)
+{
+	for (size_t i = 0; i < g->ninfos; i++)
+		if (strcmp(g->arena + g->infos[i].key, key) == 0)
+			return g->arena + g->infos[i].value;
+	return NULL;
+}
+
+CTRACE_API int ctrace_gen_info_at(const ctrace_gen *g, size_t i, const char **key,
+				  const char **value)
+{
+	if (i >= g->ninfos)
+		return 0;
+	*key = g->arena + g->infos[i].key;
+	*value = g->arena + g->infos[i].value;
+	return 1;
+}

@@ -1,0 +1,272 @@
+/*
+ * ctrace: reading traces (libctrace-format).
+ *
+ * A trace is a sequence of generations (see format/FORMAT.md). A reader hands them out one
+ * at a time; each generation owns its tables (calls, strings, frames, stacks) and yields its
+ * events in time order. Every byte of input is treated as hostile: errors are returned, with
+ * a message naming the byte offset, never a crash.
+ */
+#ifndef CTRACE_TRACE_H
+#define CTRACE_TRACE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <ctrace/error.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CTRACE_FORMAT_MAJOR 1
+#define CTRACE_FORMAT_MINOR 0
+
+/* Event types, as numbered in FORMAT.md. */
+enum ctrace_event_type {
+	CTRACE_EV_THREAD_START = 1,
+	CTRACE_EV_THREAD_END = 2,
+	CTRACE_EV_THREAD_CREATE = 3,
+	CTRACE_EV_THREAD_NAME = 4,
+	CTRACE_EV_BLOCK_BEGIN = 5,
+	CTRACE_EV_BLOCK_END = 6,
+	CTRACE_EV_CALL_BEGIN = 7,
+	CTRACE_EV_CALL_END = 8,
+	CTRACE_EV_WAKE = 9,
+	CTRACE_EV_SWITCH_OUT = 10,
+	CTRACE_EV_SWITCH_IN = 11,
+	CTRACE_EV_SCHEDSTAT = 12,
+	CTRACE_EV_ALLOC = 13,
+	CTRACE_EV_FREE = 14,
+	CTRACE_EV_ALLOC_STATS = 15,
+	CTRACE_EV_TASK_BEGIN = 16,
+	CTRACE_EV_TASK_END = 17,
+	CTRACE_EV_REGION_BEGIN = 18,
+	CTRACE_EV_REGION_END = 19,
+	CTRACE_EV_LOG = 20,
+	CTRACE_EV_LOST = 21,
+	CTRACE_EV_CPU_SAMPLE = 22,
+	CTRACE_EV_STATE = 23,
+	CTRACE_EV_EXEC = 24,
+	CTRACE_EV_COUNT_ /* one past the last type this library knows */
+};
+
+/* Reasons a thread waits, also the class of a call. */
+enum ctrace_reason {
+	CTRACE_REASON_NONE = 0,
+	CTRACE_REASON_SYNC = 1,
+	CTRACE_REASON_IO = 2,
+	CTRACE_REASON_SLEEP = 3,
+	CTRACE_REASON_SYSCALL = 4,
+	CTRACE_REASON_MEMORY = 5,
+};
+
+enum ctrace_fd_kind {
+	CTRACE_FD_UNKNOWN = 0,
+	CTRACE_FD_FILE = 1,
+	CTRACE_FD_PIPE = 2,
+	CTRACE_FD_SOCKET = 3,
+	CTRACE_FD_TTY = 4,
+	CTRACE_FD_EVENTFD = 5,
+	CTRACE_FD_OTHER = 6,
+};
+
+/* thread_end "how" values. */
+enum ctrace_thread_end {
+	CTRACE_END_RETURN = 0,
+	CTRACE_END_EXIT = 1,
+	CTRACE_END_PROCESS_EXIT = 2,
+	CTRACE_END_VANISHED = 3,
+};
+
+#define CTRACE_THREAD_EXISTING 1u /* thread_start flag */
+#define CTRACE_EVENT_MAX_ARGS 8
+
+/* One event. Owned by its generation; valid until the next call on that generation. */
+struct ctrace_event {
+	uint32_t type;     /* enum ctrace_event_type, or a type this library does not know */
+	uint32_t nargs;    /* arguments after the time, as many as are in args[] */
+	uint32_t pid;
+	uint32_t tid;
+	uint64_t ticks;    /* raw trace clock */
+	int64_t time_ns;   /* CLOCK_MONOTONIC ns */
+	uint64_t args[CTRACE_EVENT_MAX_ARGS]; /* svarint arguments are already decoded */
+	const char *blob;  /* NULL when the event has none */
+	size_t blob_len;
+};
+
+/* What the uncompressed generation header says. */
+struct ctrace_gen_info {
+	uint64_t offset;          /* of the generation header in the file */
+	uint64_t compressed_size; /* of the zstd frame */
+	uint64_t content_size;    /* uncompressed */
+	int64_t first_ns, last_ns;
+	uint64_t events;
+	uint32_t pid;
+	uint32_t seq;
+	uint32_t threads;
+	uint32_t flags;
+};
+#define CTRACE_GEN_LAST 1u
+
+struct ctrace_process {
+	uint32_t pid, ppid;
+	const char *exe;
+	const char *argv;   /* NUL-separated arguments */
+	size_t argv_len;
+	uint64_t start_realtime_ns;
+};
+
+struct ctrace_frame {
+	uint64_t pc;
+	const char *function; /* NULL when unknown */
+	const char *file;     /* NULL when unknown */
+	uint32_t line;        /* 0 when unknown */
+	const char *mapping;  /* path of the object, NULL when unknown */
+	const uint8_t *build_id;
+	size_t build_id_len;
+};
+
+struct ctrace_call {
+	const char *name;
+	uint32_t reason; /* enum ctrace_reason */
+};
+
+typedef struct ctrace_reader ctrace_reader;
+typedef struct ctrace_gen ctrace_gen;
+
+/**
+ * Open a trace file. Reads and checks the file header.
+ * @return 0 with *out set; or a negative error, with *out still set (when memory allowed)
+ *         to a reader whose ctrace_reader_errmsg() explains, which the caller frees.
+ */
+CTRACE_API int ctrace_reader_open(const char *path, ctrace_reader **out);
+
+/**
+ * Open a trace held in memory. @data is borrowed and must outlive the reader.
+ * @return as ctrace_reader_open().
+ */
+CTRACE_API int ctrace_reader_open_memory(const void *data, size_t size, ctrace_reader **out);
+
+/** Free a reader and its generations. Accepts NULL. */
+CTRACE_API void ctrace_reader_free(ctrace_reader *r);
+
+/**
+ * Read the next generation's header only, without decoding it.
+ * @return 1 with *info (owned by the reader, valid until the next call) set; 0 at the end
+ *         of the trace; CTRACE_ETRUNCATED when the file ends inside a generation;
+ *         CTRACE_ECORRUPT and others on bad input (see ctrace_reader_errmsg()).
+ */
+CTRACE_API int ctrace_reader_next_info(ctrace_reader *r, const struct ctrace_gen_info **info);
+
+/**
+ * Decode the generation whose header ctrace_reader_next_info() just returned.
+ * @return 0 with *gen set (owned by the reader, valid until the next call on it), or a
+ *         negative error.
+ */
+CTRACE_API int ctrace_reader_load(ctrace_reader *r, ctrace_gen **gen);
+
+/** ctrace_reader_next_info() then ctrace_reader_load(): @return 1, 0 at the end, or < 0. */
+CTRACE_API int ctrace_reader_next(ctrace_reader *r, ctrace_gen **gen);
+
+/**
+ * The raw bytes (generation header and zstd frame) of the generation whose header was just
+ * read, for copying it into another trace unchanged. Valid until the next call on @r.
+ * @return 0, or a negative error.
+ */
+CTRACE_API int ctrace_reader_raw(ctrace_reader *r, const void **data, size_t *size);
+
+/** Continue reading at @offset, which must be the offset of a generation header. */
+CTRACE_API int ctrace_reader_seek(ctrace_reader *r, uint64_t offset);
+
+/** @return the last error's one-line message ("" when none); owned by the reader. */
+CTRACE_API const char *ctrace_reader_errmsg(const ctrace_reader *r);
+
+/** @return the byte offset in the file of the last error. */
+CTRACE_API uint64_t ctrace_reader_error_offset(const ctrace_reader *r);
+
+/** @return the format minor version of the file. */
+CTRACE_API unsigned ctrace_reader_minor_version(const ctrace_reader *r);
+
+/** @return the first event time of the first generation (the trace start), or 0. */
+CTRACE_API int64_t ctrace_reader_start_ns(const ctrace_reader *r);
+
+/** @return the header of a loaded generation; owned by it. */
+CTRACE_API const struct ctrace_gen_info *ctrace_gen_header(const ctrace_gen *g);
+
+/** @return the generation's process; owned by it. */
+CTRACE_API const struct ctrace_process *ctrace_gen_process(const ctrace_gen *g);
+
+/**
+ * The next event of the generation, all threads merged in time order (a thread's own
+ * events keep their recorded order).
+ * @return 1 with *ev set, 0 when done, or CTRACE_ECORRUPT (see ctrace_reader_errmsg()).
+ */
+CTRACE_API int ctrace_gen_next_event(ctrace_gen *g, const struct ctrace_event **ev);
+
+/** Restart the event iteration from the first event. */
+CTRACE_API void ctrace_gen_rewind(ctrace_gen *g);
+
+/** @return the string with id @id (NUL-terminated), or NULL when there is none. */
+CTRACE_API const char *ctrace_gen_string(const ctrace_gen *g, uint64_t id);
+
+/** @return the frame with id @id, or NULL. */
+CTRACE_API const struct ctrace_frame *ctrace_gen_frame(const ctrace_gen *g, uint64_t id);
+
+/**
+ * The frames of stack @id, innermost first, as frame ids for ctrace_gen_frame().
+ * @return the depth (0 for stack 0), or CTRACE_EINVAL for an unknown id.
+ */
+CTRACE_API int ctrace_gen_stack(const ctrace_gen *g, uint64_t id, const uint32_t **frames);
+
+/** @return the call with id @id, or NULL. */
+CTRACE_API const struct ctrace_call *ctrace_gen_call(const ctrace_gen *g, uint64_t id);
+
+/** @return the value of INFO key @key in the generation, or NULL. */
+CTRACE_API const char *ctrace_gen_info_value(const ctrace_gen *g, const char *key);
+
+/** INFO records by index: @return 1 with *key and *value set, 0 past the end. */
+CTRACE_API int ctrace_gen_info_at(const ctrace_gen *g, size_t i, const char **key,
+				  const char **value);
+
+/** Convert raw ticks of this generation's clock to CLOCK_MONOTONIC ns. */
+CTRACE_API int64_t ctrace_gen_ticks_to_ns(const ctrace_gen *g, uint64_t ticks);
+
+/** @return the name of an event type ("thread_start"), or NULL when unknown. */
+CTRACE_API const char *ctrace_event_name(uint32_t type);
+
+/**
+ * The name of argument @i (after the time) of event @type, not NUL-terminated.
+ * @return a pointer to @len characters, or NULL when there is no such argument.
+ */
+CTRACE_API const char *ctrace_event_arg_name(uint32_t type, unsigned i, size_t *len);
+
+/** @return the name of a reason ("sync", "io", ...), or "?" */
+CTRACE_API const char *ctrace_reason_name(uint32_t reason);
+
+/** @return the name of a fd kind ("socket", ...), or "?" */
+CTRACE_API const char *ctrace_fd_kind_name(uint32_t kind);
+
+struct ctrace_merge_stats {
+	uint64_t generations;
+	uint64_t events;
+	uint64_t bytes;       /* written, with the file header */
+	uint32_t processes;   /* distinct pids */
+	uint32_t damaged_inputs; /* inputs that ended in a truncated or corrupt generation */
+};
+
+typedef void (*ctrace_warn_fn)(void *userdata, const char *message);
+
+/**
+ * Merge the generations of several traces (e.g. one stream per process) into one trace
+ * written to @out_fd, ordered by first event time, copying generations unchanged. An input
+ * that is truncated or corrupt contributes its whole generations; @warn (may be NULL) gets a
+ * one-line message for each such input.
+ * @return 0 (damaged inputs are not an error), CTRACE_EIO when writing fails, or the error
+ *         of an input that is not a trace at all.
+ */
+CTRACE_API int ctrace_merge(const char *const *paths, size_t npaths, int out_fd,
+			    ctrace_warn_fn warn, void *userdata, struct ctrace_merge_stats *stats);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

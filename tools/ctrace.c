@@ -1,0 +1,60 @@
+/* ctrace: the command line. Thin front-ends over format/ (and the tracer, for record). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "tools.h"
+
+static const char usage[] =
+	"usage: ctrace COMMAND [ARGS...]\n"
+	"\n"
+	"commands:\n"
+	"  record [-o FILE] [--] CMD [ARGS...]   run CMD traced, write one trace (default trace.out)\n"
+	"  dump [--generations] FILE            print every event of a trace, one per line\n"
+	"  help                                 this text\n"
+	"  version                              print the version\n";
+
+void tool_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "ctrace %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+void human_size(char *buf, unsigned long size, unsigned long long bytes)
+{
+	if (bytes < 1024)
+		snprintf(buf, size, "%llu B", bytes);
+	else if (bytes < 1024 * 1024)
+		snprintf(buf, size, "%.1f KiB", bytes / 1024.0);
+	else if (bytes < 1024ull * 1024 * 1024)
+		snprintf(buf, size, "%.1f MiB", bytes / (1024.0 * 1024));
+	else
+		snprintf(buf, size, "%.2f GiB", bytes / (1024.0 * 1024 * 1024));
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	const char *cmd = argv[1];
+	if (strcmp(cmd, "record") == 0)
+		return cmd_record(argc - 1, argv + 1);
+	if (strcmp(cmd, "dump") == 0)
+		return cmd_dump(argc - 1, argv + 1);
+	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+		printf("ctrace %s\n", CTRACE_VERSION);
+		return 0;
+	}
+	fprintf(stderr, "ctrace: unknown command '%s' (try 'ctrace help')\n", cmd);
+	return 2;
+}

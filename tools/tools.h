@@ -1,0 +1,14 @@
+/* The ctrace command's subcommands. Each returns the process exit status. */
+#ifndef CTR_TOOLS_H
+#define CTR_TOOLS_H
+
+int cmd_record(int argc, char **argv);
+int cmd_dump(int argc, char **argv);
+
+/* "ctrace SUBCOMMAND: message" on stderr. */
+void tool_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* "12.3 KiB" */
+void human_size(char *buf, unsigned long size, unsigned long long bytes);
+
+#endif

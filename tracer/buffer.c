@@ -1,0 +1,209 @@
+/*
+ * Per-thread slots: registration, the ring's slow path, thread exit.
+ *
+ * Slots live in a list that only grows (a lock-free push); a slot whose thread has exited is
+ * drained by the writer and then handed to the next new thread, ring and all, so memory is
+ * bounded by the largest number of threads alive at once, and by buffer_total.
+ */
+#include <errno.h>
+#include <linux/futex.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+__thread struct ctr_tls ctr_tls __attribute__((tls_model("initial-exec")));
+
+static void *map_anon(size_t size)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+void ctr_kick_writer(void)
+{
+	if (atomic_load_explicit(&ctr_g.kick, memory_order_relaxed))
+		return;
+	atomic_store_explicit(&ctr_g.kick, 1, memory_order_release);
+	syscall(SYS_futex, &ctr_g.kick, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+static void slot_bind(struct ctr_slot *s)
+{
+	s->tid = (uint32_t)ctr_gettid();
+	s->self = pthread_self();
+	s->last = 0;
+	s->lost = 0;
+	s->ended = 0;
+	s->limit = 0; /* the first event takes the slow path and computes it */
+	ctr_tls.slot = s;
+	ctr_tls.state = 1;
+	pthread_setspecific(ctr_g.key, s);
+}
+
+/* Called with ctr_tls.busy set. */
+struct ctr_slot *ctr_slot_acquire(void)
+{
+	struct ctr_slot *s;
+
+	/* A slot freed by an exited thread, ring included. */
+	for (s = atomic_load_explicit(&ctr_g.slots, memory_order_acquire); s; s = s->next) {
+		int expect = CTR_SLOT_FREE;
+		if (atomic_load_explicit(&s->state, memory_order_relaxed) == CTR_SLOT_FREE &&
+		    atomic_compare_exchange_strong_explicit(&s->state, &expect, CTR_SLOT_LIVE,
+							    memory_order_acquire,
+							    memory_order_relaxed)) {
+			slot_bind(s);
+			return s;
+		}
+	}
+
+	size_t ring = ctr_g.cfg.ring_size;
+	size_t hdr = (sizeof(struct ctr_slot) + 4095) & ~(size_t)4095;
+	uint64_t used = atomic_fetch_add(&ctr_g.mem_used, ring + hdr);
+	if (used + ring + hdr > ctr_g.cfg.buffer_total) {
+		atomic_fetch_sub(&ctr_g.mem_used, ring + hdr);
+		atomic_fetch_add(&ctr_g.lost_noslot, 1);
+		return NULL; /* state stays 0: the next event tries again */
+	}
+	uint8_t *mem = map_anon(hdr + ring);
+	if (!mem) {
+		atomic_fetch_sub(&ctr_g.mem_used, ring + hdr);
+		atomic_fetch_add(&ctr_g.lost_noslot, 1);
+		return NULL;
+	}
+	s = (struct ctr_slot *)mem;
+	s->data = mem + hdr;
+	s->size = ring;
+	s->mask = ring - 1;
+	atomic_store_explicit(&s->state, CTR_SLOT_LIVE, memory_order_relaxed);
+	slot_bind(s);
+	struct ctr_slot *head = atomic_load_explicit(&ctr_g.slots, memory_order_relaxed);
+	do {
+		s->next = head;
+	} while (!atomic_compare_exchange_weak_explicit(&ctr_g.slots, &head, s,
+							memory_order_release,
+							memory_order_relaxed));
+	return s;
+}
+
+uint8_t *ctr_reserve_slow(struct ctr_slot *s, size_t need)
+{
+	uint64_t size = s->mask + 1;
+	uint64_t tail = atomic_load_explicit(&s->tail, memory_order_acquire);
+	/* Room for the lost marker too, so the count is never lost itself. */
+	size_t want = need + (s->lost ? 1 + 2 * CTR_VARINT_MAX : 0);
+	uint64_t off = s->head & s->mask;
+
+	if (want > size / 4)
+		goto drop;
+	if (size - off < want) {
+		/* Not enough contiguous room before the end: pad to the end and wrap. */
+		if (s->head + (size - off) + want - tail > size)
+			goto drop;
+		s->data[off] = 0;
+		s->head += size - off;
+		off = 0;
+	}
+	if (s->head + want - tail > size)
+		goto drop;
+	if (s->lost) {
+		uint8_t *p = s->data + off;
+		uint8_t *q = ctr_put_head(s, p, CTRACE_EV_LOST);
+		q = ctr_put_varint(q, s->lost);
+		ctr_commit(s, p, q);
+		s->lost = 0;
+		off = s->head & s->mask;
+	}
+	uint64_t end_of_ring = (s->head | s->mask) + 1;
+	s->limit = tail + size < end_of_ring ? tail + size : end_of_ring;
+	if (s->head + size / 2 - tail > size) /* over half full */
+		ctr_kick_writer();
+	return s->data + off;
+drop:
+	s->lost++;
+	s->limit = 0;
+	ctr_kick_writer();
+	return NULL;
+}
+
+void ctr_event_blob(uint8_t type, unsigned n, const uint64_t *args, const void *blob, size_t len)
+{
+	struct ctr_slot *s = ctr_enter();
+	if (!s)
+		return;
+	size_t max = (s->mask + 1) / 8;
+	if (len > max)
+		len = max;
+	size_t need = CTR_EV_MAX + CTR_VARINT_MAX + len;
+	uint8_t *p = ctr_reserve(s, need);
+	if (p) {
+		uint8_t *q = ctr_put_head(s, p, type);
+		for (unsigned i = 0; i < n; i++)
+			q = ctr_put_varint(q, args[i]);
+		q = ctr_put_varint(q, len);
+		memcpy(q, blob, len);
+		ctr_commit(s, p, q + len);
+	}
+	ctr_leave();
+}
+
+void ctr_thread_end(uint64_t how)
+{
+	struct ctr_slot *s = ctr_tls.slot;
+	if (!s || s->ended)
+		return;
+	if (atomic_load_explicit(&ctr_on, memory_order_relaxed)) {
+		uint64_t args[1] = { how };
+		ctr_event(CTRACE_EV_THREAD_END, 1, args);
+	}
+	s->ended = 1;
+}
+
+/* The key's destructor: the thread is exiting. Its slot goes back to the writer. */
+static void slot_release(void *p)
+{
+	struct ctr_slot *s = p;
+	if (!s || ctr_tls.slot != s)
+		return;
+	ctr_tls.busy = 0;
+	ctr_thread_end(CTRACE_END_EXIT);
+	ctr_tls.busy = 1; /* nothing more from this thread */
+	ctr_tls.slot = NULL;
+	ctr_tls.state = 2;
+	atomic_store_explicit(&s->state, CTR_SLOT_DEAD, memory_order_release);
+}
+
+void ctr_buffer_init(void)
+{
+	pthread_key_create(&ctr_g.key, slot_release);
+}
+
+/*
+ * In the child of fork only the forking thread lives; every other slot is a copy of a
+ * parent's ring. Empty all rings and free the slots of threads that do not exist here.
+ */
+void ctr_slot_reset_after_fork(void)
+{
+	for (struct ctr_slot *s = atomic_load(&ctr_g.slots); s; s = s->next) {
+		s->head = 0;
+		s->limit = 0;
+		s->last = 0;
+		s->lost = 0;
+		s->w_ticks = 0;
+		s->w_gen = 0;
+		atomic_store(&s->pub_head, 0);
+		atomic_store(&s->tail, 0);
+		if (s == ctr_tls.slot) {
+			s->tid = (uint32_t)ctr_gettid();
+			atomic_store(&s->state, CTR_SLOT_LIVE);
+		} else {
+			atomic_store(&s->state, CTR_SLOT_FREE);
+		}
+	}
+	atomic_store(&ctr_g.lost_noslot, 0);
+	atomic_store(&ctr_g.kick, 0);
+}

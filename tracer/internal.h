@@ -1,0 +1,227 @@
+/*
+ * The tracer's internals: global state, per-thread slots and the event hot path.
+ *
+ * Each traced thread owns a slot: a single-producer ring it appends encoded events to, in
+ * exactly the bytes the file format uses, publishing its write position with a release store.
+ * The writer thread (writer.c) is the only consumer: it parses what each ring holds, copies
+ * it into the current generation as a batch and publishes how far it read. No lock, no
+ * syscall and no allocation on the hot path; a full ring drops the event and counts it.
+ */
+#ifndef CTR_TRACER_INTERNAL_H
+#define CTR_TRACER_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "../format/encode.h"
+#include "../format/events.h"
+#include "../format/varint.h"
+
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+#define CTR_HIDDEN __attribute__((visibility("hidden")))
+/* An interposed libc function: exported, and never instrumented itself. */
+#define CTR_WRAP __attribute__((visibility("default"), no_instrument_function))
+
+/* Largest event the fast path writes: type + time + 8 varints. */
+#define CTR_EV_MAX (1 + 9 * CTR_VARINT_MAX)
+
+enum ctr_slot_state { CTR_SLOT_FREE = 0, CTR_SLOT_LIVE = 1, CTR_SLOT_DEAD = 2 };
+
+struct ctr_slot {
+	/* Written by the owning thread only. */
+	uint8_t *data;
+	uint64_t mask;  /* ring size - 1 */
+	uint64_t head;  /* next write position (bytes since the ring began) */
+	uint64_t limit; /* the fast path may write while head + CTR_EV_MAX <= limit */
+	uint64_t last;  /* ticks of the last event written */
+	uint64_t lost;  /* events dropped since the last one written */
+	uint32_t tid;
+	int ended;      /* thread_end already written */
+	pthread_t self;
+	_Atomic uint64_t pub_head; /* head, published for the writer */
+	char pad_[64];
+	/* Written by the writer thread. */
+	_Atomic uint64_t tail;     /* consumed up to here */
+	uint64_t w_ticks;          /* ticks of the last event the writer parsed */
+	uint32_t w_gen;            /* last generation the slot had events in */
+	_Atomic int state;         /* enum ctr_slot_state */
+	struct ctr_slot *next;     /* registry; slots are never unmapped */
+	size_t size;
+};
+
+/* Thread-local state. Initial-exec TLS: one instruction to reach it. */
+struct ctr_tls {
+	struct ctr_slot *slot;
+	int state; /* 0 no slot yet, 1 has slot, 2 never traced (tracer thread, exited) */
+	int busy;  /* inside the tracer on this thread: nested calls are not traced */
+};
+extern __thread struct ctr_tls ctr_tls __attribute__((tls_model("initial-exec")));
+
+/* Is tracing on? The one load a wrapped call pays when it is off. */
+extern _Atomic int ctr_on;
+
+struct ctr_config {
+	uint64_t gen_period_ns;
+	uint64_t ring_size;    /* per thread, power of two */
+	uint64_t buffer_total; /* all rings together */
+	uint64_t gen_max_bytes;
+	int zstd_level;
+	uint64_t drain_ns;
+};
+
+/* Global state. Fields below "control" change only under ctl. */
+struct ctr_global {
+	struct ctr_config cfg;
+	_Atomic(struct ctr_slot *) slots;
+	_Atomic uint64_t mem_used;
+	_Atomic uint64_t lost_noslot; /* events dropped by threads without a slot */
+	_Atomic uint32_t kick;   /* futex word: wake the writer */
+	_Atomic uint32_t create_seq;
+	pthread_key_t key;
+	/* control */
+	pthread_mutex_t ctl;
+	int running;
+	int fd;                  /* sink */
+	int own_fd;              /* close it when tracing stops */
+	pid_t pid;
+	char out_spec[4096];     /* CTRACE_OUT, "" when not set */
+};
+extern struct ctr_global ctr_g;
+
+/* clock.c */
+extern int ctr_clock_is_tsc; /* ticks are TSC; else CLOCK_MONOTONIC ns */
+void ctr_clock_init(void);
+uint64_t ctr_mono_ns(void);
+uint64_t ctr_real_ns(void);
+static inline uint64_t ctr_ticks(void)
+{
+	if (likely(ctr_clock_is_tsc)) {
+		uint32_t lo, hi;
+		__asm__ __volatile__("rdtsc" : "=a"(lo), "=d"(hi));
+		return ((uint64_t)hi << 32) | lo;
+	}
+	return ctr_mono_ns();
+}
+void ctr_clock_sync(struct ctr_sync *s);
+/* The ratio ns/ticks measured from tracer start to @now. */
+void ctr_clock_ratio(const struct ctr_sync *now, uint64_t *tick_span, uint64_t *ns_span);
+int64_t ctr_ticks_to_ns(uint64_t ticks, const struct ctr_sync *ref, uint64_t tick_span,
+			uint64_t ns_span);
+
+/* buffer.c */
+struct ctr_slot *ctr_slot_acquire(void);
+uint8_t *ctr_reserve_slow(struct ctr_slot *s, size_t need);
+void ctr_slot_reset_after_fork(void);
+void ctr_buffer_init(void);
+void ctr_kick_writer(void);
+void ctr_thread_end(uint64_t how);
+
+/* writer.c */
+int ctr_writer_start(const uint32_t *tids, const char (*names)[16], size_t n);
+int ctr_writer_stop(int final_timeout_ms);
+int ctr_writer_flush(int timeout_ms);
+void ctr_writer_forget(void);
+
+/* tracer.c */
+int ctr_open_output(int forked);
+void ctr_process_exit(void);
+void ctr_fork_child(void);
+void ctr_config_from_env(void);
+int ctr_start_locked(int fd, int own);
+int ctr_snapshot_threads(uint32_t **tids, char (**names)[16], size_t *n);
+pid_t ctr_gettid(void);
+void ctr_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Real functions behind the interposers, resolved once. */
+struct ctr_real {
+	int (*pthread_create)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
+	void (*pthread_exit)(void *) __attribute__((noreturn));
+	int (*pthread_setname_np)(pthread_t, const char *);
+	int (*prctl)(int, unsigned long, unsigned long, unsigned long, unsigned long);
+	pid_t (*fork)(void);
+	int (*execve)(const char *, char *const[], char *const[]);
+	int (*execvpe)(const char *, char *const[], char *const[]);
+	void (*_exit)(int) __attribute__((noreturn));
+};
+extern struct ctr_real ctr_real;
+void ctr_resolve(void);
+#define CTR_REAL(fn) (likely(ctr_real.fn != NULL) ? ctr_real.fn : (ctr_resolve(), ctr_real.fn))
+
+/* ---- the hot path ---- */
+
+/* The slot of this thread, or NULL when it must not record (nested, tracer-owned, no memory). */
+static inline struct ctr_slot *ctr_enter(void)
+{
+	struct ctr_tls *t = &ctr_tls;
+	if (unlikely(t->busy))
+		return NULL;
+	t->busy = 1;
+	atomic_signal_fence(memory_order_seq_cst);
+	if (likely(t->state == 1))
+		return t->slot;
+	struct ctr_slot *s = t->state == 0 ? ctr_slot_acquire() : NULL;
+	if (!s) {
+		atomic_signal_fence(memory_order_seq_cst);
+		t->busy = 0;
+	}
+	return s;
+}
+
+static inline void ctr_leave(void)
+{
+	atomic_signal_fence(memory_order_seq_cst);
+	ctr_tls.busy = 0;
+}
+
+/* Room for an event of at most @need bytes, or NULL when the ring is full (counted as lost). */
+static inline uint8_t *ctr_reserve(struct ctr_slot *s, size_t need)
+{
+	if (likely(s->head + need <= s->limit))
+		return s->data + (s->head & s->mask);
+	return ctr_reserve_slow(s, need);
+}
+
+/* Write type and time delta at @p; returns the position after them. */
+static inline uint8_t *ctr_put_head(struct ctr_slot *s, uint8_t *p, uint8_t type)
+{
+	uint64_t now = ctr_ticks();
+	uint64_t delta = 0;
+	if (likely(now > s->last)) {
+		delta = now - s->last;
+		s->last = now;
+	}
+	*p++ = type;
+	return ctr_put_varint(p, delta);
+}
+
+static inline void ctr_commit(struct ctr_slot *s, const uint8_t *start, const uint8_t *end)
+{
+	s->head += (uint64_t)(end - start);
+	atomic_store_explicit(&s->pub_head, s->head, memory_order_release);
+}
+
+/* Record an event of @type with @n (≤ 8) arguments on this thread. */
+static inline void ctr_event(uint8_t type, unsigned n, const uint64_t *args)
+{
+	struct ctr_slot *s = ctr_enter();
+	if (!s)
+		return;
+	uint8_t *p = ctr_reserve(s, CTR_EV_MAX);
+	if (likely(p != NULL)) {
+		uint8_t *q = ctr_put_head(s, p, type);
+		for (unsigned i = 0; i < n; i++)
+			q = ctr_put_varint(q, args[i]);
+		ctr_commit(s, p, q);
+	}
+	ctr_leave();
+}
+
+/* Record an event with a blob (names, logs): the blob is cut at @max bytes. */
+void ctr_event_blob(uint8_t type, unsigned n, const uint64_t *args, const void *blob,
+		    size_t len);
+
+#endif

@@ -1,0 +1,170 @@
+/*
+ * Processes: a forked child gets its own stream; before exec the stream is flushed (the new
+ * image starts a fresh one); _exit writes what was recorded, as exit() does.
+ *
+ * A vfork child (or one made by posix_spawn) shares the parent's memory: it must not touch
+ * the tracer's state, so every path here first checks that this is still the process that
+ * owns the state.
+ */
+#include <alloca.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+extern char **environ;
+
+static int owner_process(void)
+{
+	return (pid_t)syscall(SYS_getpid) == ctr_g.pid;
+}
+
+/* pthread_atfork child handler: only the forking thread exists here. */
+void ctr_fork_child(void)
+{
+	int was_running = ctr_g.running;
+
+	ctr_tls.busy++;
+	atomic_store(&ctr_on, 0);
+	pthread_mutex_init(&ctr_g.ctl, NULL);
+	ctr_writer_forget();
+	ctr_slot_reset_after_fork();
+	ctr_g.running = 0;
+	ctr_g.pid = getpid();
+	if (ctr_g.own_fd && ctr_g.fd >= 0)
+		close(ctr_g.fd);
+	ctr_g.fd = -1;
+	/* A program that controls tracing itself (ctrace_start) decides for its children too. */
+	if (was_running && ctr_g.out_spec[0]) {
+		int fd = ctr_open_output(1);
+		if (fd >= 0 && ctr_start_locked(fd, 1) != 0)
+			close(fd);
+	}
+	ctr_tls.busy--;
+}
+
+static void before_exec(const char *path)
+{
+	if (!atomic_load_explicit(&ctr_on, memory_order_relaxed) || !owner_process())
+		return;
+	ctr_event_blob(CTRACE_EV_EXEC, 0, NULL, path ? path : "", path ? strlen(path) : 0);
+	ctr_tls.busy++;
+	ctr_writer_flush(1000);
+	ctr_tls.busy--;
+}
+
+/*
+ * With CTRACE_OUT=PATH the exec'd program would write PATH again, over this process's
+ * stream: give it PATH.PID instead. Directory outputs need no change.
+ * Returns @envp or a copy on the stack of the caller's caller (alloca in the macro).
+ */
+static size_t env_count(char *const envp[])
+{
+	size_t n = 0;
+	while (envp && envp[n])
+		n++;
+	return n;
+}
+
+static int needs_env_rewrite(void)
+{
+	size_t len = strlen(ctr_g.out_spec);
+	return ctr_g.running && len && ctr_g.out_spec[len - 1] != '/' && owner_process();
+}
+
+static void fill_env(char **out, char *const envp[], size_t n, char *entry)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(envp[i], "CTRACE_OUT=", 11) != 0)
+			out[k++] = envp[i];
+	out[k++] = entry;
+	out[k] = NULL;
+}
+
+#define WITH_ENV(envp, newenv)                                                          \
+	char *const *newenv = (envp);                                                   \
+	if (needs_env_rewrite()) {                                                      \
+		size_t n_ = env_count(envp);                                            \
+		char **e_ = alloca((n_ + 2) * sizeof(char *));                          \
+		char *entry_ = alloca(strlen(ctr_g.out_spec) + 32);                     \
+		sprintf(entry_, "CTRACE_OUT=%s.%d", ctr_g.out_spec, (int)ctr_g.pid);    \
+		fill_env(e_, envp, n_, entry_);                                         \
+		newenv = e_;                                                            \
+	}
+
+CTR_WRAP int execve(const char *path, char *const argv[], char *const envp[])
+{
+	before_exec(path);
+	WITH_ENV(envp, env);
+	return CTR_REAL(execve)(path, argv, env);
+}
+
+CTR_WRAP int execv(const char *path, char *const argv[])
+{
+	before_exec(path);
+	WITH_ENV(environ, env);
+	return CTR_REAL(execve)(path, argv, env);
+}
+
+CTR_WRAP int execvpe(const char *file, char *const argv[], char *const envp[])
+{
+	before_exec(file);
+	WITH_ENV(envp, env);
+	return CTR_REAL(execvpe)(file, argv, env);
+}
+
+CTR_WRAP int execvp(const char *file, char *const argv[])
+{
+	before_exec(file);
+	WITH_ENV(environ, env);
+	return CTR_REAL(execvpe)(file, argv, env);
+}
+
+/* The execl family: gather the variadic list into an argv on the stack. */
+#define COLLECT_ARGS(arg0, ap, argv, extra)                       \
+	size_t argc_ = 1;                                         \
+	va_start(ap, arg0);                                       \
+	while (va_arg(ap, char *))                                \
+		argc_++;                                          \
+	va_end(ap);                                               \
+	char **argv = alloca((argc_ + 1) * sizeof(char *));       \
+	va_start(ap, arg0);                                       \
+	argv[0] = (char *)(arg0);                                 \
+	for (size_t i_ = 1; i_ <= argc_; i_++)                    \
+		argv[i_] = va_arg(ap, char *);                    \
+	extra;                                                    \
+	va_end(ap)
+
+CTR_WRAP int execl(const char *path, const char *arg, ...)
+{
+	va_list ap;
+	COLLECT_ARGS(arg, ap, argv, (void)0);
+	return execv(path, argv);
+}
+
+CTR_WRAP int execlp(const char *file, const char *arg, ...)
+{
+	va_list ap;
+	COLLECT_ARGS(arg, ap, argv, (void)0);
+	return execvp(file, argv);
+}
+
+CTR_WRAP int execle(const char *path, const char *arg, ...)
+{
+	va_list ap;
+	char **envp;
+	COLLECT_ARGS(arg, ap, argv, envp = va_arg(ap, char **));
+	return execve(path, argv, envp);
+}
+
+CTR_WRAP void _exit(int status)
+{
+	if (ctr_g.running && owner_process())
+		ctr_process_exit();
+	CTR_REAL(_exit)(status);
+}

@@ -1,0 +1,109 @@
+/*
+ * Thread life cycle: pthread_create (thread_create in the creator, thread_start in the new
+ * thread through a trampoline, thread_end when its start routine returns), and thread
+ * names from pthread_setname_np and prctl(PR_SET_NAME).
+ */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+
+#include "internal.h"
+
+struct start_args {
+	void *(*fn)(void *);
+	void *arg;
+	uint32_t parent;
+	uint32_t create_id;
+};
+
+static void *trampoline(void *p)
+{
+	struct start_args a = *(struct start_args *)p;
+
+	free(p);
+	if (atomic_load_explicit(&ctr_on, memory_order_relaxed)) {
+		uint64_t args[3] = { a.parent, a.create_id, 0 };
+		ctr_event(CTRACE_EV_THREAD_START, 3, args);
+	}
+	void *ret = a.fn(a.arg);
+	ctr_thread_end(CTRACE_END_RETURN);
+	return ret;
+}
+
+CTR_WRAP int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
+			       void *(*fn)(void *), void *arg)
+{
+	if (likely(!atomic_load_explicit(&ctr_on, memory_order_relaxed)) || ctr_tls.busy ||
+	    ctr_tls.state == 2)
+		return CTR_REAL(pthread_create)(thread, attr, fn, arg);
+
+	ctr_tls.busy++;
+	struct start_args *a = malloc(sizeof(*a));
+	ctr_tls.busy--;
+	if (!a)
+		return CTR_REAL(pthread_create)(thread, attr, fn, arg);
+	a->fn = fn;
+	a->arg = arg;
+	a->parent = (uint32_t)ctr_gettid();
+	a->create_id = atomic_fetch_add_explicit(&ctr_g.create_seq, 1, memory_order_relaxed) + 1;
+	uint64_t args[2] = { a->create_id, 0 };
+	ctr_event(CTRACE_EV_THREAD_CREATE, 2, args);
+	int rc = CTR_REAL(pthread_create)(thread, attr, trampoline, a);
+	if (rc != 0) {
+		ctr_tls.busy++;
+		free(a);
+		ctr_tls.busy--;
+	}
+	return rc;
+}
+
+static void name_event(uint32_t tid, const char *name, size_t max)
+{
+	if (!name)
+		return;
+	uint64_t args[1] = { tid };
+	ctr_event_blob(CTRACE_EV_THREAD_NAME, 1, args, name, strnlen(name, max));
+}
+
+/* The tid of a thread we have a slot for, or 0 when we do not know it. */
+static uint32_t tid_of(pthread_t t)
+{
+	for (struct ctr_slot *s = atomic_load(&ctr_g.slots); s; s = s->next)
+		if (atomic_load_explicit(&s->state, memory_order_relaxed) == CTR_SLOT_LIVE &&
+		    pthread_equal(s->self, t))
+			return s->tid;
+	return 0;
+}
+
+CTR_WRAP int pthread_setname_np(pthread_t t, const char *name)
+{
+	int rc = CTR_REAL(pthread_setname_np)(t, name);
+	if (rc == 0 && atomic_load_explicit(&ctr_on, memory_order_relaxed) && !ctr_tls.busy) {
+		uint32_t tid = pthread_equal(t, pthread_self()) ? 0 : tid_of(t);
+		if (tid || pthread_equal(t, pthread_self()))
+			name_event(tid, name, 64);
+	}
+	return rc;
+}
+
+CTR_WRAP int prctl(int option, ...)
+{
+	va_list ap;
+	va_start(ap, option);
+	unsigned long a2 = va_arg(ap, unsigned long);
+	unsigned long a3 = va_arg(ap, unsigned long);
+	unsigned long a4 = va_arg(ap, unsigned long);
+	unsigned long a5 = va_arg(ap, unsigned long);
+	va_end(ap);
+	int rc = CTR_REAL(prctl)(option, a2, a3, a4, a5);
+	if (rc == 0 && option == PR_SET_NAME &&
+	    atomic_load_explicit(&ctr_on, memory_order_relaxed) && !ctr_tls.busy) {
+		char name[17];
+		size_t len = strnlen((const char *)a2, 16);
+		memcpy(name, (const char *)a2, len);
+		name[len] = 0;
+		name_event(0, name, sizeof(name));
+	}
+	return rc;
+}

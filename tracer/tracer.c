@@ -1,0 +1,398 @@
+/*
+ * Tracer life cycle: configuration from the environment, starting and stopping a capture,
+ * the output file, and the public control API of ctrace.h.
+ */
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <ctrace/ctrace.h>
+
+#include "internal.h"
+
+_Atomic int ctr_on;
+struct ctr_global ctr_g = {
+	.ctl = PTHREAD_MUTEX_INITIALIZER,
+	.fd = -1,
+};
+struct ctr_real ctr_real;
+
+pid_t ctr_gettid(void)
+{
+	return (pid_t)syscall(SYS_gettid);
+}
+
+/* One line on stderr, without stdio: the program's own stdio state is not ours to touch. */
+void ctr_warn(const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	int n = snprintf(buf, sizeof(buf), "ctrace: ");
+	va_start(ap, fmt);
+	n += vsnprintf(buf + n, sizeof(buf) - (size_t)n - 1, fmt, ap);
+	va_end(ap);
+	if (n > (int)sizeof(buf) - 2)
+		n = (int)sizeof(buf) - 2;
+	buf[n++] = '\n';
+	int saved = errno;
+	ssize_t w = write(2, buf, (size_t)n);
+	(void)w;
+	errno = saved;
+}
+
+void ctr_resolve(void)
+{
+#define R(name) ctr_real.name = (__typeof__(ctr_real.name))dlsym(RTLD_NEXT, #name)
+	R(pthread_create);
+	R(pthread_exit);
+	R(pthread_setname_np);
+	R(prctl);
+	R(fork);
+	R(execve);
+	R(execvpe);
+	R(_exit);
+#undef R
+}
+
+/* ---- configuration ---- */
+
+/* "64M", "512K", "1G" or a plain number of bytes. */
+static int parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end == s || *s == '-')
+		return -1;
+	uint64_t mul = 1;
+	switch (*end) {
+	case 'k': case 'K': mul = 1ull << 10; end++; break;
+	case 'm': case 'M': mul = 1ull << 20; end++; break;
+	case 'g': case 'G': mul = 1ull << 30; end++; break;
+	default: break;
+	}
+	if (*end == 'i' || *end == 'B')
+		end += *end == 'i' && end[1] == 'B' ? 2 : 1;
+	if (*end || v > UINT64_MAX / mul)
+		return -1;
+	*out = v * mul;
+	return 0;
+}
+
+/* "1s", "250ms", "100us", "1.5" (seconds). */
+static int parse_duration(const char *s, uint64_t *out_ns)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || !(v > 0) || v > 3600.0 * 24)
+		return -1;
+	double mul = 1e9;
+	if (strcmp(end, "ms") == 0)
+		mul = 1e6;
+	else if (strcmp(end, "us") == 0)
+		mul = 1e3;
+	else if (strcmp(end, "s") != 0 && *end)
+		return -1;
+	*out_ns = (uint64_t)(v * mul);
+	return *out_ns ? 0 : -1;
+}
+
+static void env_size(const char *name, uint64_t *val, uint64_t min, uint64_t max)
+{
+	const char *s = getenv(name);
+	uint64_t v;
+	if (!s || !*s)
+		return;
+	if (parse_size(s, &v) < 0 || v < min || v > max) {
+		ctr_warn("%s=%s is not a size between %llu and %llu bytes (e.g. 64M); using %llu",
+			 name, s, (unsigned long long)min, (unsigned long long)max,
+			 (unsigned long long)*val);
+		return;
+	}
+	*val = v;
+}
+
+void ctr_config_from_env(void)
+{
+	struct ctr_config *c = &ctr_g.cfg;
+	const char *s;
+
+	c->gen_period_ns = 1000000000u;
+	c->ring_size = 512u << 10;
+	c->buffer_total = 64u << 20;
+	c->gen_max_bytes = 32u << 20;
+	c->zstd_level = 3;
+	c->drain_ns = 10000000u;
+
+	if ((s = getenv("CTRACE_GEN_PERIOD")) && *s) {
+		uint64_t ns;
+		if (parse_duration(s, &ns) < 0 || ns < 1000000u)
+			ctr_warn("CTRACE_GEN_PERIOD=%s is not a duration of at least 1ms (e.g. 1s, "
+				 "500ms); using 1s", s);
+		else
+			c->gen_period_ns = ns;
+	}
+	env_size("CTRACE_THREAD_BUFFER", &c->ring_size, 16u << 10, 64u << 20);
+	/* A power of two, so positions map to offsets with a mask. */
+	uint64_t p = 16u << 10;
+	while (p < c->ring_size)
+		p <<= 1;
+	c->ring_size = p;
+	env_size("CTRACE_BUFFER_SIZE", &c->buffer_total, 1u << 20, 1ull << 40);
+	if ((s = getenv("CTRACE_ZSTD_LEVEL")) && *s) {
+		char *end;
+		long v = strtol(s, &end, 10);
+		if (*end || v < 1 || v > 19)
+			ctr_warn("CTRACE_ZSTD_LEVEL=%s is not a level from 1 to 19; using 3", s);
+		else
+			c->zstd_level = (int)v;
+	}
+	if ((s = getenv("CTRACE_CLOCK")) && *s && strcmp(s, "tsc") != 0 &&
+	    strcmp(s, "monotonic") != 0)
+		ctr_warn("CTRACE_CLOCK=%s is not tsc or monotonic; using the default", s);
+	s = getenv("CTRACE_OUT");
+	ctr_g.out_spec[0] = 0;
+	if (s && *s) {
+		if (strlen(s) >= sizeof(ctr_g.out_spec) - 32)
+			ctr_warn("CTRACE_OUT is too long; not tracing");
+		else
+			strcpy(ctr_g.out_spec, s);
+	}
+}
+
+/* ---- output ---- */
+
+static int open_unique(const char *base, const char *suffix)
+{
+	char path[PATH_MAX + 32];
+	for (int i = 1; i < 1000; i++) {
+		if (i == 1)
+			snprintf(path, sizeof(path), "%s%s", base, suffix);
+		else
+			snprintf(path, sizeof(path), "%s-%d%s", base, i, suffix);
+		int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		if (fd >= 0 || errno != EEXIST)
+			return fd;
+	}
+	errno = EEXIST;
+	return -1;
+}
+
+/*
+ * The sink for this process: CTRACE_OUT=DIR/ gives DIR/PID.ctrace (a new name per process
+ * image); CTRACE_OUT=PATH gives PATH for the process that reads it, PATH.PID for a forked
+ * child (exec'd programs get their own CTRACE_OUT from the exec wrappers).
+ */
+int ctr_open_output(int forked)
+{
+	const char *spec = ctr_g.out_spec;
+	size_t len = strlen(spec);
+	char base[PATH_MAX];
+	int fd;
+
+	if (!len)
+		return -1;
+	if (spec[len - 1] == '/') {
+		snprintf(base, sizeof(base), "%s%d", spec, (int)ctr_g.pid);
+		fd = open_unique(base, ".ctrace");
+	} else if (forked) {
+		snprintf(base, sizeof(base), "%s.%d", spec, (int)getpid());
+		fd = open(base, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	} else {
+		fd = open(spec, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	}
+	if (fd < 0)
+		ctr_warn("cannot open the trace output %s: %s; not tracing", spec, strerror(errno));
+	return fd;
+}
+
+/* ---- start and stop ---- */
+
+int ctr_snapshot_threads(uint32_t **tids_out, char (**names_out)[16], size_t *n_out)
+{
+	DIR *d = opendir("/proc/self/task");
+	size_t n = 0, cap = 64;
+	uint32_t *tids = malloc(cap * sizeof(*tids));
+	char(*names)[16] = malloc(cap * sizeof(*names));
+	struct dirent *de;
+
+	*tids_out = NULL;
+	*names_out = NULL;
+	*n_out = 0;
+	if (!d || !tids || !names) {
+		if (d)
+			closedir(d);
+		free(tids);
+		free(names);
+		return CTRACE_ENOMEM;
+	}
+	while ((de = readdir(d))) {
+		char *end;
+		long tid = strtol(de->d_name, &end, 10);
+		if (*end || tid <= 0)
+			continue;
+		if (n == cap) {
+			cap *= 2;
+			uint32_t *nt = realloc(tids, cap * sizeof(*tids));
+			char(*nn)[16] = nt ? realloc(names, cap * sizeof(*names)) : NULL;
+			if (nt)
+				tids = nt;
+			if (!nn)
+				break;
+			names = nn;
+		}
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/self/task/%ld/comm", tid);
+		memset(names[n], 0, 16);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			ssize_t r = read(fd, names[n], 15);
+			if (r > 0 && names[n][r - 1] == '\n')
+				names[n][r - 1] = 0;
+			close(fd);
+		}
+		tids[n++] = (uint32_t)tid;
+	}
+	closedir(d);
+	*tids_out = tids;
+	*names_out = names;
+	*n_out = n;
+	return 0;
+}
+
+static int write_file_header(int fd)
+{
+	uint8_t hdr[CTR_FILE_HEADER_SIZE];
+	ctr_file_header(hdr);
+	size_t done = 0;
+	while (done < sizeof(hdr)) {
+		ssize_t n = write(fd, hdr + done, sizeof(hdr) - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return CTRACE_EIO;
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+/* Start a capture into @fd. Called with ctl held and ctr_tls.busy set. */
+int ctr_start_locked(int fd, int own)
+{
+	uint32_t *tids;
+	char(*names)[16];
+	size_t n;
+
+	if (ctr_g.running)
+		return CTRACE_EBUSY;
+	if (fd < 0 || fcntl(fd, F_GETFL) < 0)
+		return CTRACE_EINVAL;
+	int err = write_file_header(fd);
+	if (err)
+		return err;
+	ctr_g.fd = fd;
+	ctr_g.own_fd = own;
+	err = ctr_snapshot_threads(&tids, &names, &n);
+	if (err)
+		return err;
+	err = ctr_writer_start(tids, (const char(*)[16])names, n);
+	free(tids);
+	free(names);
+	if (err)
+		return err;
+	ctr_g.running = 1;
+	atomic_store(&ctr_on, 1);
+	return 0;
+}
+
+static int stop_locked(int timeout_ms)
+{
+	if (!ctr_g.running)
+		return CTRACE_ENOTRUNNING;
+	atomic_store(&ctr_on, 0);
+	int err = ctr_writer_stop(timeout_ms);
+	if (ctr_g.own_fd)
+		close(ctr_g.fd);
+	ctr_g.fd = -1;
+	ctr_g.running = 0;
+	return err;
+}
+
+CTRACE_API int ctrace_start(int fd)
+{
+	ctr_tls.busy++;
+	pthread_mutex_lock(&ctr_g.ctl);
+	int err = ctr_start_locked(fd, 0);
+	pthread_mutex_unlock(&ctr_g.ctl);
+	ctr_tls.busy--;
+	return err;
+}
+
+CTRACE_API int ctrace_stop(void)
+{
+	ctr_tls.busy++;
+	pthread_mutex_lock(&ctr_g.ctl);
+	int err = stop_locked(5000);
+	pthread_mutex_unlock(&ctr_g.ctl);
+	ctr_tls.busy--;
+	return err;
+}
+
+CTRACE_API int ctrace_enabled(void)
+{
+	return atomic_load_explicit(&ctr_on, memory_order_relaxed);
+}
+
+void ctr_fork_child(void);
+
+__attribute__((constructor)) static void ctr_init(void)
+{
+	ctr_tls.busy++;
+	ctr_resolve();
+	ctr_g.pid = getpid();
+	ctr_clock_init();
+	ctr_config_from_env();
+	ctr_buffer_init();
+	pthread_atfork(NULL, NULL, ctr_fork_child);
+	if (ctr_g.out_spec[0]) {
+		int fd = ctr_open_output(0);
+		if (fd >= 0) {
+			pthread_mutex_lock(&ctr_g.ctl);
+			int err = ctr_start_locked(fd, 1);
+			pthread_mutex_unlock(&ctr_g.ctl);
+			if (err) {
+				ctr_warn("cannot start tracing: %s", ctrace_strerror(err));
+				close(fd);
+			}
+		}
+	}
+	ctr_tls.busy--;
+}
+
+/* The process is exiting (exit() or return from main): write what was recorded. */
+void ctr_process_exit(void)
+{
+	if (!ctr_g.running || getpid() != ctr_g.pid)
+		return;
+	ctr_thread_end(CTRACE_END_PROCESS_EXIT);
+	ctr_tls.busy++;
+	pthread_mutex_lock(&ctr_g.ctl);
+	stop_locked(2000);
+	pthread_mutex_unlock(&ctr_g.ctl);
+	ctr_tls.busy--;
+}
+
+__attribute__((destructor)) static void ctr_fini(void)
+{
+	ctr_process_exit();
+}

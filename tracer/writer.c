@@ -1,0 +1,403 @@
+/*
+ * The writer thread: drains every slot's ring into the open generation, closes a generation
+ * every period (or when it grows past gen_max_bytes), and writes it to the sink.
+ *
+ * It is the only thread that touches the encoder once started; ctr_writer_start() prepares
+ * the first generation before the thread exists. Its own calls are never traced (its TLS
+ * state is 2) and it runs with every signal blocked, so a closed pipe gives EPIPE, not a
+ * SIGPIPE that would kill the traced program.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../format/encode.h"
+#include "internal.h"
+
+enum { REQ_STOP = 1, REQ_FLUSH = 2 };
+
+static struct writer {
+	pthread_t thread;
+	int alive;
+	struct ctr_genenc enc;
+	int enc_ready;
+	uint32_t seq;
+	struct ctr_sync gen_sync;
+	uint64_t gen_events;
+	uint64_t min_ticks, max_ticks;
+	uint32_t threads;
+	uint64_t capture_start;
+	struct ctr_schema schema;
+	uint8_t *stage;
+	size_t stage_cap;
+	_Atomic int req;
+	_Atomic uint32_t flushes; /* futex: completed flushes */
+	int error;
+	uint64_t lost_written;
+	/* the process, read once per stream */
+	char exe[PATH_MAX];
+	char *argv;
+	size_t argv_len;
+	pid_t ppid;
+	uint64_t start_real;
+} W;
+
+static void futex_wait(_Atomic uint32_t *word, uint32_t val, uint64_t ns)
+{
+	struct timespec ts = { (time_t)(ns / 1000000000u), (long)(ns % 1000000000u) };
+	syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, val, &ts, NULL, 0);
+}
+
+static int write_sink(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+	struct iovec iov[2] = { { (void *)a, alen }, { (void *)b, blen } };
+	int cnt = 2;
+	struct iovec *v = iov;
+
+	while (cnt) {
+		ssize_t n = writev(ctr_g.fd, v, cnt);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		while (cnt && (size_t)n >= v->iov_len) {
+			n -= (ssize_t)v->iov_len;
+			v++;
+			cnt--;
+		}
+		if (cnt) {
+			v->iov_base = (char *)v->iov_base + n;
+			v->iov_len -= (size_t)n;
+		}
+	}
+	return 0;
+}
+
+static void read_process(void)
+{
+	ssize_t n = readlink("/proc/self/exe", W.exe, sizeof(W.exe) - 1);
+	W.exe[n > 0 ? n : 0] = 0;
+	free(W.argv);
+	W.argv = NULL;
+	W.argv_len = 0;
+	int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		size_t cap = 0;
+		for (;;) {
+			if (W.argv_len + 4096 > cap) {
+				cap = cap ? cap * 2 : 8192;
+				char *p = realloc(W.argv, cap);
+				if (!p)
+					break;
+				W.argv = p;
+			}
+			ssize_t r = read(fd, W.argv + W.argv_len, cap - W.argv_len);
+			if (r <= 0 || W.argv_len + (size_t)r > (1u << 20))
+				break;
+			W.argv_len += (size_t)r;
+		}
+		close(fd);
+	}
+	W.ppid = getppid();
+	W.start_real = ctr_real_ns();
+}
+
+static void gen_begin(void)
+{
+	char buf[64];
+
+	ctr_genenc_begin(&W.enc, (uint32_t)ctr_g.pid, W.seq);
+	ctr_genenc_schema(&W.enc);
+	ctr_genenc_calls(&W.enc);
+	ctr_genenc_process(&W.enc, (uint32_t)ctr_g.pid, (uint32_t)W.ppid, W.exe, W.argv,
+			   W.argv_len, W.start_real);
+	ctr_genenc_info(&W.enc, "clock", ctr_clock_is_tsc ? "tsc" : "monotonic");
+	ctr_genenc_info(&W.enc, "tracer", "ctrace " CTRACE_VERSION);
+	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)ctr_g.cfg.ring_size);
+	ctr_genenc_info(&W.enc, "thread_buffer_bytes", buf);
+	ctr_clock_sync(&W.gen_sync);
+	W.gen_events = 0;
+	W.min_ticks = UINT64_MAX;
+	W.max_ticks = 0;
+	W.threads = 0;
+}
+
+static void note_ticks(uint64_t first, uint64_t last)
+{
+	if (first < W.min_ticks)
+		W.min_ticks = first;
+	if (last > W.max_ticks)
+		W.max_ticks = last;
+}
+
+static int stage_reserve(size_t need)
+{
+	if (need <= W.stage_cap)
+		return 0;
+	size_t cap = W.stage_cap ? W.stage_cap : 65536;
+	while (cap < need)
+		cap *= 2;
+	uint8_t *p = realloc(W.stage, cap);
+	if (!p)
+		return -1;
+	W.stage = p;
+	W.stage_cap = cap;
+	return 0;
+}
+
+/* Move what the slot's ring holds into the open generation (or drop it when @keep is 0). */
+static void drain_slot(struct ctr_slot *s, int keep)
+{
+	uint64_t head = atomic_load_explicit(&s->pub_head, memory_order_acquire);
+	uint64_t tail = atomic_load_explicit(&s->tail, memory_order_relaxed);
+	uint64_t size = s->mask + 1;
+	uint64_t ticks = s->w_ticks, base = s->w_ticks, first = 0;
+	size_t len = 0;
+	uint64_t n = 0;
+
+	if (head == tail)
+		goto freed;
+	if (head - tail > size || stage_reserve(head - tail) < 0) {
+		/* Cannot happen unless memory is short: drop the lot, but count it. */
+		atomic_fetch_add(&ctr_g.lost_noslot, 1);
+		tail = head;
+		goto done;
+	}
+	while (tail < head) {
+		uint64_t off = tail & s->mask;
+		const uint8_t *p = s->data + off;
+		if (*p == 0) { /* padding to the end of the ring */
+			tail = (tail | s->mask) + 1;
+			continue;
+		}
+		uint64_t avail = head - tail < size - off ? head - tail : size - off;
+		struct ctr_raw_event ev;
+		size_t evlen = ctr_event_scan(&W.schema, p, p + avail, &ev);
+		if (evlen == 0) {
+			atomic_fetch_add(&ctr_g.lost_noslot, 1);
+			tail = head;
+			break;
+		}
+		ticks += ev.args[0];
+		tail += evlen;
+		if (!keep || ticks < W.capture_start) {
+			base = ticks; /* before this capture: the next kept event counts from here */
+			continue;
+		}
+		if (n == 0)
+			first = ticks;
+		memcpy(W.stage + len, p, evlen);
+		len += evlen;
+		n++;
+	}
+done:
+	s->w_ticks = ticks;
+	atomic_store_explicit(&s->tail, tail, memory_order_release);
+	if (n) {
+		ctr_genenc_batch(&W.enc, s->tid, base, n, W.stage, len, -1, -1);
+		note_ticks(first, ticks);
+		W.gen_events += n;
+		if (s->w_gen != W.seq + 1) {
+			s->w_gen = W.seq + 1;
+			W.threads++;
+		}
+	}
+freed:
+	if (atomic_load_explicit(&s->state, memory_order_acquire) == CTR_SLOT_DEAD &&
+	    atomic_load_explicit(&s->pub_head, memory_order_acquire) == tail) {
+		s->w_ticks = 0;
+		atomic_store_explicit(&s->state, CTR_SLOT_FREE, memory_order_release);
+	}
+}
+
+static void drain_all(int keep)
+{
+	for (struct ctr_slot *s = atomic_load_explicit(&ctr_g.slots, memory_order_acquire); s;
+	     s = s->next)
+		drain_slot(s, keep);
+}
+
+/* Close the open generation and write it. */
+static void gen_finish(int last)
+{
+	struct ctr_sync end;
+	uint64_t tick_span, ns_span;
+	const uint8_t *hdr, *frame;
+	size_t frame_len;
+
+	ctr_clock_sync(&end);
+	uint64_t lost = atomic_load(&ctr_g.lost_noslot);
+	if (lost > W.lost_written) {
+		/* Events no thread could record: a process-wide lost record (tid 0). */
+		uint8_t ev[1 + 2 * CTR_VARINT_MAX];
+		uint64_t arg = lost - W.lost_written;
+		size_t n = ctr_event_encode(ev, CTRACE_EV_LOST, 0, &arg, 1, NULL, 0);
+		ctr_genenc_batch(&W.enc, 0, end.ticks, 1, ev, n, -1, -1);
+		note_ticks(end.ticks, end.ticks);
+		W.gen_events++;
+		W.lost_written = lost;
+	}
+	ctr_clock_ratio(&end, &tick_span, &ns_span);
+	struct ctr_sync syncs[2] = { W.gen_sync, end };
+	ctr_genenc_clock(&W.enc, ctr_clock_is_tsc ? 0 : 1, tick_span, ns_span, syncs, 2);
+	if (W.gen_events) {
+		W.enc.first_ns = ctr_ticks_to_ns(W.min_ticks, &W.gen_sync, tick_span, ns_span);
+		W.enc.last_ns = ctr_ticks_to_ns(W.max_ticks, &W.gen_sync, tick_span, ns_span);
+	}
+	W.enc.close_ns = (int64_t)end.mono_ns;
+	W.enc.threads = W.threads;
+	W.enc.flags = last ? CTRACE_GEN_LAST : 0;
+	int err = ctr_genenc_finish(&W.enc, &hdr, &frame, &frame_len);
+	if (err == 0 && !W.error) {
+		int werr = write_sink(hdr, CTR_GEN_HEADER_SIZE, frame, frame_len);
+		if (werr < 0) {
+			W.error = CTRACE_EIO;
+			atomic_store(&ctr_on, 0);
+			ctr_warn("cannot write the trace: %s; tracing stopped", strerror(-werr));
+		}
+	} else if (err) {
+		W.error = err;
+		ctr_warn("cannot encode a generation: %s", ctrace_strerror(err));
+	}
+	W.seq++;
+}
+
+static void *writer_main(void *arg)
+{
+	(void)arg;
+	ctr_tls.state = 2;
+	ctr_tls.busy = 1;
+	uint64_t gen_start = ctr_mono_ns();
+
+	for (;;) {
+		if (!atomic_load_explicit(&ctr_g.kick, memory_order_acquire))
+			futex_wait(&ctr_g.kick, 0, ctr_g.cfg.drain_ns);
+		atomic_store_explicit(&ctr_g.kick, 0, memory_order_relaxed);
+		int req = atomic_exchange(&W.req, 0);
+		drain_all(1);
+		uint64_t now = ctr_mono_ns();
+		int stop = req & REQ_STOP;
+		if (stop || (req & REQ_FLUSH) || now - gen_start >= ctr_g.cfg.gen_period_ns ||
+		    ctr_genenc_size(&W.enc) >= ctr_g.cfg.gen_max_bytes) {
+			/* An empty generation says nothing new; only the last one is always written. */
+			if (W.gen_events || stop) {
+				gen_finish(stop);
+				if (!stop)
+					gen_begin();
+			}
+			gen_start = now;
+		}
+		if (req & REQ_FLUSH) {
+			atomic_fetch_add(&W.flushes, 1);
+			syscall(SYS_futex, &W.flushes, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+		}
+		if (stop)
+			break;
+	}
+	return NULL;
+}
+
+/* Called with ctl held and ctr_tls.busy set, before tracing is turned on. */
+int ctr_writer_start(const uint32_t *tids, const char (*names)[16], size_t n)
+{
+	if (!W.enc_ready) {
+		int err = ctr_genenc_init(&W.enc, ctr_g.cfg.zstd_level);
+		if (err)
+			return err;
+		ctr_schema_builtin(&W.schema);
+		W.enc_ready = 1;
+	}
+	W.seq = 0;
+	W.error = 0;
+	W.lost_written = atomic_load(&ctr_g.lost_noslot);
+	atomic_store(&W.req, 0);
+	read_process();
+	/* Whatever the rings hold is from before this capture. */
+	drain_all(0);
+	W.capture_start = ctr_ticks();
+	gen_begin();
+
+	/* The threads alive now, as existing threads at the capture's first instant. */
+	for (size_t i = 0; i < n; i++) {
+		uint8_t ev[2 * CTR_EV_MAX + 16];
+		uint64_t a[3] = { 0, 0, CTRACE_THREAD_EXISTING };
+		size_t len = ctr_event_encode(ev, CTRACE_EV_THREAD_START, 0, a, 3, NULL, 0);
+		uint64_t self = 0;
+		len += ctr_event_encode(ev + len, CTRACE_EV_THREAD_NAME, 0, &self, 1, names[i],
+					strnlen(names[i], 16));
+		ctr_genenc_batch(&W.enc, tids[i], W.capture_start, 2, ev, len, -1, -1);
+		note_ticks(W.capture_start, W.capture_start);
+		W.gen_events += 2;
+		W.threads++;
+	}
+
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int rc = CTR_REAL(pthread_create)(&W.thread, NULL, writer_main, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0)
+		return CTRACE_ENOMEM;
+	W.alive = 1;
+	return 0;
+}
+
+int ctr_writer_stop(int timeout_ms)
+{
+	if (!W.alive)
+		return CTRACE_ENOTRUNNING;
+	atomic_fetch_or(&W.req, REQ_STOP);
+	ctr_kick_writer();
+	atomic_store(&ctr_g.kick, 1);
+	syscall(SYS_futex, &ctr_g.kick, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += timeout_ms / 1000;
+	ts.tv_nsec += (timeout_ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	W.alive = 0;
+	if (pthread_timedjoin_np(W.thread, NULL, &ts) != 0) {
+		/* Stuck writing to a sink that does not read: leave it, never hang the program. */
+		pthread_detach(W.thread);
+		return CTRACE_EIO;
+	}
+	return W.error;
+}
+
+int ctr_writer_flush(int timeout_ms)
+{
+	if (!W.alive)
+		return CTRACE_ENOTRUNNING;
+	uint32_t before = atomic_load(&W.flushes);
+	atomic_fetch_or(&W.req, REQ_FLUSH);
+	atomic_store(&ctr_g.kick, 1);
+	syscall(SYS_futex, &ctr_g.kick, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+	uint64_t deadline = ctr_mono_ns() + (uint64_t)timeout_ms * 1000000u;
+	while (atomic_load(&W.flushes) == before) {
+		uint64_t now = ctr_mono_ns();
+		if (now >= deadline)
+			return CTRACE_EIO;
+		futex_wait(&W.flushes, before, deadline - now);
+	}
+	return W.error;
+}
+
+/* In a fork child: the writer thread does not exist here. */
+void ctr_writer_forget(void)
+{
+	W.alive = 0;
+	atomic_store(&W.req, 0);
+}
