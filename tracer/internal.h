@@ -89,6 +89,7 @@ struct ctr_global {
 	int own_fd;              /* close it when tracing stops */
 	pid_t pid;
 	char out_spec[4096];     /* CTRACE_OUT, "" when not set */
+	char out_path[4200];     /* the file this process writes */
 };
 extern struct ctr_global ctr_g;
 

@@ -59,7 +59,8 @@ static void before_exec(const char *path)
 
 /*
  * With CTRACE_OUT=PATH the exec'd program would write PATH again, over this process's
- * stream: give it PATH.PID instead. Directory outputs need no change.
+ * stream: give it FILE.PID instead, FILE being what this process writes. Directory outputs
+ * need no change.
  * Returns @envp or a copy on the stack of the caller's caller (alloca in the macro).
  */
 static size_t env_count(char *const envp[])
@@ -91,8 +92,8 @@ static void fill_env(char **out, char *const envp[], size_t n, char *entry)
 	if (needs_env_rewrite()) {                                                      \
 		size_t n_ = env_count(envp);                                            \
 		char **e_ = alloca((n_ + 2) * sizeof(char *));                          \
-		char *entry_ = alloca(strlen(ctr_g.out_spec) + 32);                     \
-		sprintf(entry_, "CTRACE_OUT=%s.%d", ctr_g.out_spec, (int)ctr_g.pid);    \
+		char *entry_ = alloca(strlen(ctr_g.out_path) + 32);                     \
+		sprintf(entry_, "CTRACE_OUT=%s.%d", ctr_g.out_path, (int)ctr_g.pid);    \
 		fill_env(e_, envp, n_, entry_);                                         \
 		newenv = e_;                                                            \
 	}

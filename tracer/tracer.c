@@ -174,12 +174,13 @@ void ctr_config_from_env(void)
 
 static int open_unique(const char *base, const char *suffix)
 {
-	char path[PATH_MAX + 32];
+	char *path = ctr_g.out_path;
+	size_t size = sizeof(ctr_g.out_path);
 	for (int i = 1; i < 1000; i++) {
 		if (i == 1)
-			snprintf(path, sizeof(path), "%s%s", base, suffix);
+			snprintf(path, size, "%s%s", base, suffix);
 		else
-			snprintf(path, sizeof(path), "%s-%d%s", base, i, suffix);
+			snprintf(path, size, "%s-%d%s", base, i, suffix);
 		int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 		if (fd >= 0 || errno != EEXIST)
 			return fd;
@@ -197,7 +198,7 @@ int ctr_open_output(int forked)
 {
 	const char *spec = ctr_g.out_spec;
 	size_t len = strlen(spec);
-	char base[PATH_MAX];
+	char base[sizeof(ctr_g.out_path)];
 	int fd;
 
 	if (!len)
@@ -205,11 +206,14 @@ int ctr_open_output(int forked)
 	if (spec[len - 1] == '/') {
 		snprintf(base, sizeof(base), "%s%d", spec, (int)ctr_g.pid);
 		fd = open_unique(base, ".ctrace");
-	} else if (forked) {
-		snprintf(base, sizeof(base), "%s.%d", spec, (int)getpid());
-		fd = open(base, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	} else {
-		fd = open(spec, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (forked) {
+			snprintf(base, sizeof(base), "%s", ctr_g.out_path);
+			snprintf(ctr_g.out_path, sizeof(ctr_g.out_path), "%s.%d", base,
+				 (int)getpid());
+		} else
+			snprintf(ctr_g.out_path, sizeof(ctr_g.out_path), "%s", spec);
+		fd = open(ctr_g.out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	}
 	if (fd < 0)
 		ctr_warn("cannot open the trace output %s: %s; not tracing", spec, strerror(errno));
