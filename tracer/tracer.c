@@ -177,10 +177,12 @@ static int open_unique(const char *base, const char *suffix)
 	char *path = ctr_g.out_path;
 	size_t size = sizeof(ctr_g.out_path);
 	for (int i = 1; i < 1000; i++) {
-		if (i == 1)
-			snprintf(path, size, "%s%s", base, suffix);
-		else
-			snprintf(path, size, "%s-%d%s", base, i, suffix);
+		int n = i == 1 ? snprintf(path, size, "%s%s", base, suffix)
+			       : snprintf(path, size, "%s-%d%s", base, i, suffix);
+		if (n < 0 || (size_t)n >= size) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
 		int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 		if (fd >= 0 || errno != EEXIST)
 			return fd;
@@ -207,13 +209,20 @@ int ctr_open_output(int forked)
 		snprintf(base, sizeof(base), "%s%d", spec, (int)ctr_g.pid);
 		fd = open_unique(base, ".ctrace");
 	} else {
+		int n;
 		if (forked) {
-			snprintf(base, sizeof(base), "%s", ctr_g.out_path);
-			snprintf(ctr_g.out_path, sizeof(ctr_g.out_path), "%s.%d", base,
-				 (int)getpid());
-		} else
-			snprintf(ctr_g.out_path, sizeof(ctr_g.out_path), "%s", spec);
-		fd = open(ctr_g.out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+			memcpy(base, ctr_g.out_path, sizeof(base));
+			n = snprintf(ctr_g.out_path, sizeof(ctr_g.out_path), "%s.%d", base,
+				     (int)getpid());
+		} else {
+			n = snprintf(ctr_g.out_path, sizeof(ctr_g.out_path), "%s", spec);
+		}
+		if (n < 0 || (size_t)n >= sizeof(ctr_g.out_path)) {
+			errno = ENAMETOOLONG;
+			fd = -1;
+		} else {
+			fd = open(ctr_g.out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		}
 	}
 	if (fd < 0)
 		ctr_warn("cannot open the trace output %s: %s; not tracing", spec, strerror(errno));
