@@ -42,12 +42,28 @@ struct ctr_slot {
 	uint32_t tid;
 	int ended;      /* thread_end already written */
 	pthread_t self;
+	/* allocation counters (alloc.c), read by the writer with relaxed loads */
+	_Atomic uint64_t alloc_count, alloc_bytes, free_count;
+	int64_t sample_left; /* bytes until the next sampled allocation */
+	uint64_t rng;        /* per-thread PRNG state for sampling */
+	/* what the thread is blocked in, kept even when tracing is off (for snapshots):
+	 * st_seq is odd while the fields change */
+	_Atomic uint32_t st_seq;
+	uint32_t st_call;    /* 0 when not in a traced call */
+	uint32_t st_reason;
+	uint64_t st_obj;
+	uint64_t st_since;   /* ticks */
+	/* context switches (sched.c): the thread's perf ring, read by the writer */
+	int perf_fd;
+	void *perf_ring;
+	size_t perf_size;
 	_Atomic uint64_t pub_head; /* head, published for the writer */
 	char pad_[64];
 	/* Written by the writer thread. */
 	_Atomic uint64_t tail;     /* consumed up to here */
 	uint64_t w_ticks;          /* ticks of the last event the writer parsed */
 	uint32_t w_gen;            /* last generation the slot had events in */
+	uint64_t w_alloc_count, w_alloc_bytes, w_free_count; /* last written alloc_stats */
 	_Atomic int state;         /* enum ctr_slot_state */
 	struct ctr_slot *next;     /* registry; slots are never unmapped */
 	size_t size;
@@ -64,7 +80,22 @@ extern __thread struct ctr_tls ctr_tls __attribute__((tls_model("initial-exec"))
 /* Is tracing on? The one load a wrapped call pays when it is off. */
 extern _Atomic int ctr_on;
 
+enum ctr_alloc_mode { CTR_ALLOC_OFF = 0, CTR_ALLOC_SAMPLED = 1, CTR_ALLOC_ALL = 2 };
+
+/* Event classes (CTRACE_EVENTS). */
+#define CTR_CLASS_SYNC 1u
+#define CTR_CLASS_IO 2u
+#define CTR_CLASS_SCHED 4u
+#define CTR_CLASS_ALLOC 8u
+#define CTR_CLASS_USER 16u
+#define CTR_CLASS_ALL 31u
+
 struct ctr_config {
+	unsigned classes;       /* CTR_CLASS_* */
+	unsigned stack_depth;   /* 0 = no stacks */
+	int alloc_mode;         /* enum ctr_alloc_mode */
+	uint64_t alloc_rate;    /* mean bytes between samples */
+	uint64_t stack_min_ns;  /* a syscall this slow gets its stack */
 	uint64_t gen_period_ns;
 	uint64_t ring_size;    /* per thread, power of two */
 	uint64_t buffer_total; /* all rings together */
@@ -120,6 +151,38 @@ void ctr_slot_reset_after_fork(void);
 void ctr_buffer_init(void);
 void ctr_kick_writer(void);
 void ctr_thread_end(uint64_t how);
+
+/* stack.c: capture and intern stacks (any thread); look them up (writer) */
+void ctr_stack_init(void);
+/* The calling thread's stack, skipping @skip innermost frames, interned: a global id
+ * (never 0), or 0 when stacks are off or it cannot be captured. Signal-safe. */
+uint64_t ctr_stack_capture(unsigned skip);
+/* The program counters of stack @id, innermost first. @return the depth, 0 when unknown. */
+unsigned ctr_stack_lookup(uint64_t id, const uintptr_t **pcs);
+
+/* symbolize.c: writer thread only */
+struct ctr_map {
+	uint64_t start, end, offset;
+	const char *path;          /* owned by the symbolizer, stable */
+	const uint8_t *build_id;
+	size_t build_id_len;
+};
+struct ctr_sym {
+	const char *function;      /* NULL when unknown; owned by the symbolizer, stable */
+	const char *file;          /* NULL when unknown */
+	uint32_t line;             /* 0 when unknown */
+	const struct ctr_map *map; /* NULL when unknown */
+};
+/* Symbolize a return address (the call site, pc - 1, is looked up). Cached per pc. */
+void ctr_symbolize(uintptr_t pc, struct ctr_sym *out);
+/* Forget every cached mapping (after fork or when libraries were loaded). */
+void ctr_symbolize_reset(void);
+
+/* sched.c */
+void ctr_sched_thread_init(struct ctr_slot *s); /* open the perf ring of the calling thread */
+void ctr_sched_thread_fini(struct ctr_slot *s);
+/* Read a thread's kernel schedstat (on-CPU ns, run-queue ns, switches): 0 or -1. */
+int ctr_schedstat_read(uint32_t tid, uint64_t out[3]);
 
 /* writer.c */
 int ctr_writer_start(const uint32_t *tids, const char (*names)[16], size_t n);

@@ -122,11 +122,48 @@ static void env_size(const char *name, uint64_t *val, uint64_t min, uint64_t max
 	*val = v;
 }
 
+/* "sync,io,sched,alloc,user", "all", or "none". */
+static void parse_classes(const char *s, unsigned *out)
+{
+	static const struct {
+		const char *name;
+		unsigned bit;
+	} names[] = { { "sync", CTR_CLASS_SYNC },   { "io", CTR_CLASS_IO },
+		      { "sched", CTR_CLASS_SCHED }, { "alloc", CTR_CLASS_ALLOC },
+		      { "user", CTR_CLASS_USER },   { "all", CTR_CLASS_ALL },
+		      { "none", 0 } };
+	unsigned v = 0;
+	const char *p = s;
+
+	while (*p) {
+		size_t len = strcspn(p, ",");
+		size_t i;
+		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+			if (strlen(names[i].name) == len && strncmp(p, names[i].name, len) == 0)
+				break;
+		if (i == sizeof(names) / sizeof(names[0])) {
+			ctr_warn("CTRACE_EVENTS=%s: unknown class '%.*s' (known: sync, io, sched, "
+				 "alloc, user, all, none); recording all", s, (int)len, p);
+			return;
+		}
+		v |= names[i].bit;
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	*out = v;
+}
+
 void ctr_config_from_env(void)
 {
 	struct ctr_config *c = &ctr_g.cfg;
 	const char *s;
 
+	c->classes = CTR_CLASS_ALL;
+	c->stack_depth = 32;
+	c->alloc_mode = CTR_ALLOC_SAMPLED;
+	c->alloc_rate = 512u << 10;
+	c->stack_min_ns = 20000;
 	c->gen_period_ns = 1000000000u;
 	c->ring_size = 512u << 10;
 	c->buffer_total = 64u << 20;
@@ -134,6 +171,34 @@ void ctr_config_from_env(void)
 	c->zstd_level = 3;
 	c->drain_ns = 10000000u;
 
+	if ((s = getenv("CTRACE_EVENTS")) && *s)
+		parse_classes(s, &c->classes);
+	if ((s = getenv("CTRACE_STACK_DEPTH")) && *s) {
+		char *end;
+		long v = strtol(s, &end, 10);
+		if (*end || v < 0 || v > 128)
+			ctr_warn("CTRACE_STACK_DEPTH=%s is not a depth from 0 to 128; using 32", s);
+		else
+			c->stack_depth = (unsigned)v;
+	}
+	if ((s = getenv("CTRACE_ALLOC")) && *s) {
+		if (strcmp(s, "off") == 0)
+			c->alloc_mode = CTR_ALLOC_OFF;
+		else if (strcmp(s, "all") == 0)
+			c->alloc_mode = CTR_ALLOC_ALL;
+		else if (strcmp(s, "sampled") == 0)
+			c->alloc_mode = CTR_ALLOC_SAMPLED;
+		else
+			ctr_warn("CTRACE_ALLOC=%s is not off, sampled or all; using sampled", s);
+	}
+	env_size("CTRACE_ALLOC_RATE", &c->alloc_rate, 1, 1ull << 40);
+	if ((s = getenv("CTRACE_STACK_MIN")) && *s) {
+		uint64_t ns;
+		if (parse_duration(s, &ns) < 0)
+			ctr_warn("CTRACE_STACK_MIN=%s is not a duration (e.g. 20us); using 20us", s);
+		else
+			c->stack_min_ns = ns;
+	}
 	if ((s = getenv("CTRACE_GEN_PERIOD")) && *s) {
 		uint64_t ns;
 		if (parse_duration(s, &ns) < 0 || ns < 1000000u)
@@ -376,6 +441,7 @@ __attribute__((constructor)) static void ctr_init(void)
 	ctr_clock_init();
 	ctr_config_from_env();
 	ctr_buffer_init();
+	ctr_stack_init();
 	pthread_atfork(NULL, NULL, ctr_fork_child);
 	if (ctr_g.out_spec[0]) {
 		int fd = ctr_open_output(0);
