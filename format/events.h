@@ -43,7 +43,7 @@ enum ctr_record {
 	X(BLOCK_BEGIN, "block_begin", 4, 0, "reason,call,object,stack")       \
 	X(BLOCK_END, "block_end", 1, 0, "result")           \
 	X(CALL_BEGIN, "call_begin", 4, 0, "call,fd,fd_kind,stack")         \
-	X(CALL_END, "call_end", 2, 0, "result,errno")             \
+	X(CALL_END, "call_end", 3, 0, "result,errno,stack")             \
 	X(WAKE, "wake", 2, 0, "call,object")                     \
 	X(SWITCH_OUT, "switch_out", 2, 0, "cpu,flags")         \
 	X(SWITCH_IN, "switch_in", 1, 0, "cpu")           \

@@ -43,6 +43,7 @@ struct mapping {
 };
 
 struct stack_ref {
+	uint64_t id;
 	size_t off; /* into the frame id pool */
 	uint32_t depth;
 };
@@ -621,17 +622,20 @@ static int parse_stacks(struct ctrace_gen *g, struct cursor *c)
 	uint64_t n;
 	if (cvar(c, &n) < 0 || n > (uint64_t)(c->end - c->p))
 		return corrupt(g, c, "bad STACKS count");
-	if (grow_array((void **)&g->stacks, &g->stacks_cap, g->nstacks + n + 1,
+	if (grow_array((void **)&g->stacks, &g->stacks_cap, g->nstacks + n,
 		       sizeof(*g->stacks)) < 0)
 		return fail(g->r, CTRACE_ENOMEM, g->info.offset, "out of memory");
 	for (uint64_t i = 0; i < n; i++) {
-		uint64_t depth;
+		uint64_t id, depth;
+		if (cvar(c, &id) < 0 || id == 0)
+			return corrupt(g, c, "bad stack id in STACKS");
 		if (cvar(c, &depth) < 0 || depth > CTR_STACK_MAX_DEPTH)
 			return corrupt(g, c, "bad stack depth in STACKS");
 		if (grow_array((void **)&g->frame_pool, &g->pool_cap, g->pool_len + depth + 1,
 			       sizeof(uint32_t)) < 0)
 			return fail(g->r, CTRACE_ENOMEM, g->info.offset, "out of memory");
-		struct stack_ref *s = &g->stacks[++g->nstacks];
+		struct stack_ref *s = &g->stacks[g->nstacks++];
+		s->id = id;
 		s->off = g->pool_len;
 		s->depth = (uint32_t)depth;
 		for (uint64_t k = 0; k < depth; k++) {
@@ -716,9 +720,21 @@ static int parse_content(struct ctrace_gen *g, const uint8_t *content, size_t si
 	return 0;
 }
 
-/* Pointers into the arena, fixed once it no longer moves. */
-static void resolve(struct ctrace_gen *g)
+static int cmp_stack(const void *a, const void *b)
 {
+	const struct stack_ref *x = a, *y = b;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* Pointers into the arena, fixed once it no longer moves; stacks sorted for lookup. */
+static int resolve(struct ctrace_gen *g)
+{
+	qsort(g->stacks, g->nstacks, sizeof(*g->stacks), cmp_stack);
+	for (size_t i = 1; i < g->nstacks; i++)
+		if (g->stacks[i].id == g->stacks[i - 1].id)
+			return fail(g->r, CTRACE_ECORRUPT, g->info.offset,
+				    "corrupt generation: stack id %llu defined twice",
+				    (unsigned long long)g->stacks[i].id);
 	g->proc.exe = g->arena ? g->arena + g->exe_off : "";
 	g->proc.argv = g->arena ? g->arena + g->argv_off : "";
 	g->proc.argv_len = g->argv_len;
@@ -740,6 +756,7 @@ static void resolve(struct ctrace_gen *g)
 	for (size_t id = 1; id < g->ncalls; id++)
 		g->calls[id].name =
 			g->call_names[id] == SIZE_MAX ? NULL : g->arena + g->call_names[id];
+	return 0;
 }
 
 static void gen_reset(struct ctrace_gen *g)
@@ -802,7 +819,9 @@ CTRACE_API int ctrace_reader_load(ctrace_reader *r, ctrace_gen **out)
 		return err;
 	if (g->nbatches && (!g->have_schema || !g->have_clock))
 		return fail(r, CTRACE_ECORRUPT, gi->offset, "corrupt: generation without clock");
-	resolve(g);
+	err = resolve(g);
+	if (err)
+		return err;
 	ctrace_gen_rewind(g);
 	r->gen_loaded = 1;
 	*out = g;
@@ -1008,14 +1027,22 @@ CTRACE_API const struct ctrace_frame *ctrace_gen_frame(const ctrace_gen *g, uint
 
 CTRACE_API int ctrace_gen_stack(const ctrace_gen *g, uint64_t id, const uint32_t **frames)
 {
-	if (id == 0) {
-		*frames = NULL;
+	size_t lo = 0, hi = g->nstacks;
+
+	*frames = NULL;
+	if (id == 0)
 		return 0;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (g->stacks[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
-	if (id > g->nstacks)
+	if (lo == g->nstacks || g->stacks[lo].id != id)
 		return CTRACE_EINVAL;
-	*frames = g->frame_pool + g->stacks[id].off;
-	return (int)g->stacks[id].depth;
+	*frames = g->frame_pool + g->stacks[lo].off;
+	return (int)g->stacks[lo].depth;
 }
 
 CTRACE_API const struct ctrace_call *ctrace_gen_call(const ctrace_gen *g, uint64_t id)

@@ -10,7 +10,8 @@ static const char usage[] =
 	"\n"
 	"commands:\n"
 	"  record [-o FILE] [--] CMD [ARGS...]   run CMD traced, write one trace (default trace.out)\n"
-	"  dump [--generations] FILE            print every event of a trace, one per line\n"
+	"  dump [-g] [-s] FILE                  print every event of a trace, one per line\n"
+	"                                       (-g generation headers, -s stacks)\n"
 	"  help                                 this text\n"
 	"  version                              print the version\n";
 

@@ -48,7 +48,38 @@ static void print_arg(const ctrace_gen *g, const struct ctrace_event *ev, unsign
 	}
 }
 
-static void print_event(const ctrace_gen *g, const struct ctrace_event *ev, int64_t start)
+/* The argument position of an event's stack id, or -1. */
+static int stack_arg(uint32_t type)
+{
+	for (unsigned i = 0;; i++) {
+		size_t len;
+		const char *n = ctrace_event_arg_name(type, i, &len);
+		if (!n)
+			return -1;
+		if (len == 5 && memcmp(n, "stack", 5) == 0)
+			return (int)i;
+	}
+}
+
+static void print_stack(const ctrace_gen *g, uint64_t id)
+{
+	const uint32_t *frames;
+	int depth = ctrace_gen_stack(g, id, &frames);
+	for (int i = 0; i < depth; i++) {
+		const struct ctrace_frame *f = ctrace_gen_frame(g, frames[i]);
+		if (!f)
+			continue;
+		printf("        at 0x%" PRIx64 " %s", f->pc, f->function ? f->function : "?");
+		if (f->file)
+			printf(" (%s:%u)", f->file, f->line);
+		else if (f->mapping)
+			printf(" (%s)", f->mapping);
+		putchar('\n');
+	}
+}
+
+static void print_event(const ctrace_gen *g, const struct ctrace_event *ev, int64_t start,
+			int stacks)
 {
 	const char *name = ctrace_event_name(ev->type);
 	printf("%12" PRId64 " %u %u ", ev->time_ns - start, ev->pid, ev->tid);
@@ -80,31 +111,36 @@ static void print_event(const ctrace_gen *g, const struct ctrace_event *ev, int6
 		}
 	}
 	putchar('\n');
+	int sa = stacks ? stack_arg(ev->type) : -1;
+	if (sa >= 0 && (unsigned)sa < ev->nargs && ev->args[sa])
+		print_stack(g, ev->args[sa]);
 }
 
 int cmd_dump(int argc, char **argv)
 {
 	const char *path = NULL;
-	int gens = 0;
+	int gens = 0, stacks = 0;
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--generations") == 0 || strcmp(argv[i], "-g") == 0)
 			gens = 1;
+		else if (strcmp(argv[i], "--stacks") == 0 || strcmp(argv[i], "-s") == 0)
+			stacks = 1;
 		else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			printf("usage: ctrace dump [--generations] FILE\n");
+			printf("usage: ctrace dump [--generations] [--stacks] FILE\n");
 			return 0;
 		} else if (argv[i][0] == '-' && argv[i][1]) {
-			tool_error("dump", "unknown option '%s' (usage: ctrace dump [--generations] FILE)",
+			tool_error("dump", "unknown option '%s' (usage: ctrace dump [--generations] [--stacks] FILE)",
 				   argv[i]);
 			return 2;
 		} else if (path) {
-			tool_error("dump", "one trace file at a time (usage: ctrace dump [--generations] FILE)");
+			tool_error("dump", "one trace file at a time (usage: ctrace dump [--generations] [--stacks] FILE)");
 			return 2;
 		} else
 			path = argv[i];
 	}
 	if (!path) {
-		tool_error("dump", "no trace file given (usage: ctrace dump [--generations] FILE)");
+		tool_error("dump", "no trace file given (usage: ctrace dump [--generations] [--stacks] FILE)");
 		return 2;
 	}
 
@@ -130,7 +166,7 @@ int cmd_dump(int argc, char **argv)
 		}
 		const struct ctrace_event *ev;
 		while ((n = ctrace_gen_next_event(g, &ev)) == 1)
-			print_event(g, ev, start);
+			print_event(g, ev, start, stacks);
 		if (n < 0)
 			break;
 	}

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "wrap.h"
 
 __thread struct ctr_tls ctr_tls __attribute__((tls_model("initial-exec")));
 
@@ -39,17 +40,50 @@ static void slot_bind(struct ctr_slot *s)
 	s->lost = 0;
 	s->ended = 0;
 	s->limit = 0; /* the first event takes the slow path and computes it */
+	atomic_store_explicit(&s->alloc_count, 0, memory_order_relaxed);
+	atomic_store_explicit(&s->alloc_bytes, 0, memory_order_relaxed);
+	atomic_store_explicit(&s->free_count, 0, memory_order_relaxed);
+	s->sample_left = 0;
+	s->rng = 0;
+	s->st_call = 0;
 	ctr_tls.slot = s;
 	ctr_tls.state = 1;
 	pthread_setspecific(ctr_g.key, s);
 }
 
-/* Called with ctr_tls.busy set. */
+/* Slot headers come from pages carved up here; they are never unmapped. */
+static struct ctr_slot *header_alloc(void)
+{
+	static _Atomic(uint8_t *) chunk;
+	static _Atomic size_t used;
+	const size_t chunk_size = 64u << 10;
+	const size_t sz = (sizeof(struct ctr_slot) + 63) & ~(size_t)63;
+
+	for (;;) {
+		uint8_t *c = atomic_load(&chunk);
+		size_t off = c ? atomic_fetch_add(&used, sz) : chunk_size;
+		if (c && off + sz <= chunk_size)
+			return (struct ctr_slot *)(c + off);
+		/* This chunk is full: map a new one; the loser of a race unmaps its own. */
+		uint8_t *n = map_anon(chunk_size);
+		if (!n)
+			return NULL;
+		if (atomic_compare_exchange_strong(&chunk, &c, n))
+			atomic_store(&used, 0);
+		else
+			munmap(n, chunk_size);
+	}
+}
+
+/*
+ * The calling thread's slot: a free one, or a new header. The ring is mapped later, on the
+ * first event (ring_map), so a thread that only needs its blocking state pays for a header.
+ * Called with ctr_tls.busy set.
+ */
 struct ctr_slot *ctr_slot_acquire(void)
 {
 	struct ctr_slot *s;
 
-	/* A slot freed by an exited thread, ring included. */
 	for (s = atomic_load_explicit(&ctr_g.slots, memory_order_acquire); s; s = s->next) {
 		int expect = CTR_SLOT_FREE;
 		if (atomic_load_explicit(&s->state, memory_order_relaxed) == CTR_SLOT_FREE &&
@@ -60,25 +94,13 @@ struct ctr_slot *ctr_slot_acquire(void)
 			return s;
 		}
 	}
-
-	size_t ring = ctr_g.cfg.ring_size;
-	size_t hdr = (sizeof(struct ctr_slot) + 4095) & ~(size_t)4095;
-	uint64_t used = atomic_fetch_add(&ctr_g.mem_used, ring + hdr);
-	if (used + ring + hdr > ctr_g.cfg.buffer_total) {
-		atomic_fetch_sub(&ctr_g.mem_used, ring + hdr);
-		atomic_fetch_add(&ctr_g.lost_noslot, 1);
-		return NULL; /* state stays 0: the next event tries again */
-	}
-	uint8_t *mem = map_anon(hdr + ring);
-	if (!mem) {
-		atomic_fetch_sub(&ctr_g.mem_used, ring + hdr);
+	s = header_alloc();
+	if (!s) {
 		atomic_fetch_add(&ctr_g.lost_noslot, 1);
 		return NULL;
 	}
-	s = (struct ctr_slot *)mem;
-	s->data = mem + hdr;
-	s->size = ring;
-	s->mask = ring - 1;
+	memset(s, 0, sizeof(*s));
+	s->perf_fd = -1;
 	atomic_store_explicit(&s->state, CTR_SLOT_LIVE, memory_order_relaxed);
 	slot_bind(s);
 	struct ctr_slot *head = atomic_load_explicit(&ctr_g.slots, memory_order_relaxed);
@@ -90,8 +112,35 @@ struct ctr_slot *ctr_slot_acquire(void)
 	return s;
 }
 
+/* Map the slot's ring within the buffer budget. Called by the owner with busy set. */
+static int ring_map(struct ctr_slot *s)
+{
+	uint64_t ring = ctr_g.cfg.ring_size;
+	uint64_t used = atomic_fetch_add(&ctr_g.mem_used, ring);
+	if (used + ring > ctr_g.cfg.buffer_total) {
+		atomic_fetch_sub(&ctr_g.mem_used, ring);
+		return -1;
+	}
+	uint8_t *mem = map_anon(ring);
+	if (!mem) {
+		atomic_fetch_sub(&ctr_g.mem_used, ring);
+		return -1;
+	}
+	s->size = ring;
+	s->mask = ring - 1;
+	/* The writer reads data after it sees a head past tail: publish data first. */
+	atomic_store_explicit((_Atomic(uint8_t *) *)&s->data, mem, memory_order_release);
+	return 0;
+}
+
 uint8_t *ctr_reserve_slow(struct ctr_slot *s, size_t need)
 {
+	if (unlikely(!s->data) && ring_map(s) < 0) {
+		s->lost++;
+		return NULL;
+	}
+	if (unlikely(atomic_load_explicit(&s->perf_fd, memory_order_relaxed) == -1))
+		ctr_sched_thread_init(s);
 	uint64_t size = s->mask + 1;
 	uint64_t tail = atomic_load_explicit(&s->tail, memory_order_acquire);
 	/* Room for the lost marker too, so the count is never lost itself. */
@@ -135,7 +184,7 @@ void ctr_event_blob(uint8_t type, unsigned n, const uint64_t *args, const void *
 	struct ctr_slot *s = ctr_enter();
 	if (!s)
 		return;
-	size_t max = (s->mask + 1) / 8;
+	size_t max = ctr_g.cfg.ring_size / 8;
 	if (len > max)
 		len = max;
 	size_t need = CTR_EV_MAX + CTR_VARINT_MAX + len;
@@ -151,12 +200,19 @@ void ctr_event_blob(uint8_t type, unsigned n, const uint64_t *args, const void *
 	ctr_leave();
 }
 
+/* The thread is ending: its kernel totals, then thread_end. */
 void ctr_thread_end(uint64_t how)
 {
 	struct ctr_slot *s = ctr_tls.slot;
-	if (!s || s->ended)
+	if (!s || s->ended || ctr_tls.busy)
 		return;
 	if (atomic_load_explicit(&ctr_on, memory_order_relaxed)) {
+		uint64_t st[3];
+		ctr_tls.busy = 1;
+		int have = ctr_schedstat_read(s->tid, st) == 0;
+		ctr_tls.busy = 0;
+		if (have)
+			ctr_event(CTRACE_EV_SCHEDSTAT, 3, st);
 		uint64_t args[1] = { how };
 		ctr_event(CTRACE_EV_THREAD_END, 1, args);
 	}
@@ -189,6 +245,8 @@ void ctr_buffer_init(void)
 void ctr_slot_reset_after_fork(void)
 {
 	for (struct ctr_slot *s = atomic_load(&ctr_g.slots); s; s = s->next) {
+		/* Perf rings watch the parent's threads. */
+		ctr_sched_thread_fini(s);
 		s->head = 0;
 		s->limit = 0;
 		s->last = 0;
@@ -206,4 +264,17 @@ void ctr_slot_reset_after_fork(void)
 	}
 	atomic_store(&ctr_g.lost_noslot, 0);
 	atomic_store(&ctr_g.kick, 0);
+}
+
+/* The slot of a thread that has none yet, for its blocking state. */
+struct ctr_slot *ctr_self_slow(void)
+{
+	if (ctr_tls.busy || ctr_tls.state != 0)
+		return NULL;
+	ctr_tls.busy = 1;
+	atomic_signal_fence(memory_order_seq_cst);
+	struct ctr_slot *s = ctr_slot_acquire();
+	atomic_signal_fence(memory_order_seq_cst);
+	ctr_tls.busy = 0;
+	return s;
 }

@@ -10,6 +10,7 @@
 #ifndef CTR_TRACER_INTERNAL_H
 #define CTR_TRACER_INTERNAL_H
 
+#include <dlfcn.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -54,7 +55,7 @@ struct ctr_slot {
 	uint64_t st_obj;
 	uint64_t st_since;   /* ticks */
 	/* context switches (sched.c): the thread's perf ring, read by the writer */
-	int perf_fd;
+	_Atomic int perf_fd;  /* -1 not tried, -2 unavailable */
 	void *perf_ring;
 	size_t perf_size;
 	_Atomic uint64_t pub_head; /* head, published for the writer */
@@ -112,6 +113,7 @@ struct ctr_global {
 	_Atomic uint64_t lost_noslot; /* events dropped by threads without a slot */
 	_Atomic uint32_t kick;   /* futex word: wake the writer */
 	_Atomic uint32_t create_seq;
+	_Atomic uint64_t stack_min_ticks; /* cfg.stack_min_ns in ticks, refined by the writer */
 	pthread_key_t key;
 	/* control */
 	pthread_mutex_t ctl;
@@ -154,8 +156,9 @@ void ctr_thread_end(uint64_t how);
 
 /* stack.c: capture and intern stacks (any thread); look them up (writer) */
 void ctr_stack_init(void);
-/* The calling thread's stack, skipping @skip innermost frames, interned: a global id
- * (never 0), or 0 when stacks are off or it cannot be captured. Signal-safe. */
+/* The calling thread's stack, interned: a global id (never 0), or 0 when stacks are off
+ * or it cannot be captured. The caller's frame is the innermost unless @skip > 0 drops
+ * that many frames (an interposer passes 1 to hide itself). Signal-safe. */
 uint64_t ctr_stack_capture(unsigned skip);
 /* The program counters of stack @id, innermost first. @return the depth, 0 when unknown. */
 unsigned ctr_stack_lookup(uint64_t id, const uintptr_t **pcs);
@@ -183,6 +186,24 @@ void ctr_sched_thread_init(struct ctr_slot *s); /* open the perf ring of the cal
 void ctr_sched_thread_fini(struct ctr_slot *s);
 /* Read a thread's kernel schedstat (on-CPU ns, run-queue ns, switches): 0 or -1. */
 int ctr_schedstat_read(uint32_t tid, uint64_t out[3]);
+void ctr_sched_drain(struct ctr_slot *s,
+		     void (*fn)(void *ud, uint64_t ns, int out, int preempted, uint32_t cpu),
+		     void *ud, uint64_t *lost);
+extern char ctr_perf_status[160];
+
+/* gentab.c: the stack tables of the open generation (writer thread only) */
+void ctr_gentab_reset(void);
+void ctr_gentab_note_stack(uint64_t id);
+void ctr_gentab_emit(struct ctr_genenc *e);
+void ctr_sched_drain(struct ctr_slot *s,
+		     void (*fn)(void *ud, uint64_t ns, int out, int preempted, uint32_t cpu),
+		     void *ud, uint64_t *lost);
+extern char ctr_perf_status[160];
+
+/* gentab.c: the stack tables of the open generation (writer thread only) */
+void ctr_gentab_reset(void);
+void ctr_gentab_note_stack(uint64_t id);
+void ctr_gentab_emit(struct ctr_genenc *e);
 
 /* writer.c */
 int ctr_writer_start(const uint32_t *tids, const char (*names)[16], size_t n);

@@ -20,7 +20,7 @@ extern char **environ;
 
 static int owner_process(void)
 {
-	return (pid_t)syscall(SYS_getpid) == ctr_g.pid;
+	return getpid() == ctr_g.pid;
 }
 
 /* pthread_atfork child handler: only the forking thread exists here. */

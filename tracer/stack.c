@@ -117,16 +117,18 @@ static uint32_t intern(const uintptr_t *pcs, unsigned n)
 
 uint64_t ctr_stack_capture(unsigned skip)
 {
-	void *buf[MAX_DEPTH + 8];
+	void *buf[MAX_DEPTH + 40];
 	unsigned depth = ctr_g.cfg.stack_depth;
 
 	if (!depth || !table)
 		return 0;
 	if (depth > MAX_DEPTH)
 		depth = MAX_DEPTH;
-	int n = unw_backtrace(buf, (int)(depth + skip + 1));
-	/* Frame 0 is this function. */
-	int first = (int)skip + 1;
+	if (skip > 30)
+		skip = 30;
+	/* Frames 0 and 1 are unw_backtrace and this function; 2 is our caller. */
+	int first = 2 + (int)skip;
+	int n = unw_backtrace(buf, (int)depth + first);
 	if (n <= first)
 		return 0;
 	return intern((const uintptr_t *)(buf + first), (unsigned)(n - first));

@@ -26,9 +26,10 @@ struct ctr_global ctr_g = {
 };
 struct ctr_real ctr_real;
 
+/* glibc's gettid(), not syscall(): the syscall() wrapper would record it. */
 pid_t ctr_gettid(void)
 {
-	return (pid_t)syscall(SYS_gettid);
+	return gettid();
 }
 
 /* One line on stderr, without stdio: the program's own stdio state is not ours to touch. */
@@ -440,6 +441,9 @@ __attribute__((constructor)) static void ctr_init(void)
 	ctr_g.pid = getpid();
 	ctr_clock_init();
 	ctr_config_from_env();
+	/* Until the writer has measured the clock: assume 3 ticks per ns (a 3 GHz TSC). */
+	atomic_store(&ctr_g.stack_min_ticks,
+		     ctr_g.cfg.stack_min_ns * (ctr_clock_is_tsc ? 3 : 1));
 	ctr_buffer_init();
 	ctr_stack_init();
 	pthread_atfork(NULL, NULL, ctr_fork_child);

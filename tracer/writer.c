@@ -125,6 +125,11 @@ static void gen_begin(void)
 	ctr_genenc_info(&W.enc, "tracer", "ctrace " CTRACE_VERSION);
 	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)ctr_g.cfg.ring_size);
 	ctr_genenc_info(&W.enc, "thread_buffer_bytes", buf);
+	ctr_genenc_info(&W.enc, "context_switches",
+			!(ctr_g.cfg.classes & CTR_CLASS_SCHED) ? "off"
+			: ctr_perf_status[0]                   ? ctr_perf_status
+								: "perf");
+	ctr_gentab_reset();
 	ctr_clock_sync(&W.gen_sync);
 	W.gen_events = 0;
 	W.min_ticks = UINT64_MAX;
@@ -155,6 +160,110 @@ static int stage_reserve(size_t need)
 	return 0;
 }
 
+/* Stack ids the event names: the generation must carry those stacks' tables. */
+static void note_stack(const struct ctr_raw_event *ev)
+{
+	unsigned pos = 0;
+	switch (ev->type) {
+	case CTRACE_EV_THREAD_CREATE: pos = 2; break;
+	case CTRACE_EV_BLOCK_BEGIN: pos = 4; break;
+	case CTRACE_EV_CALL_BEGIN: pos = 4; break;
+	case CTRACE_EV_CALL_END: pos = 3; break;
+	case CTRACE_EV_ALLOC: pos = 4; break;
+	case CTRACE_EV_CPU_SAMPLE: pos = 1; break;
+	default: return;
+	}
+	if (pos < ev->nargs && ev->args[pos])
+		ctr_gentab_note_stack(ev->args[pos]);
+}
+
+/* A batch the writer makes itself for thread @tid (snapshots, kernel records). */
+struct synth {
+	uint8_t buf[4096];
+	size_t len;
+	uint64_t n, base, last, first;
+	uint32_t tid;
+};
+
+static void synth_begin(struct synth *b, uint32_t tid, uint64_t base)
+{
+	b->len = 0;
+	b->n = 0;
+	b->base = b->last = base;
+	b->tid = tid;
+}
+
+static void synth_flush(struct synth *b)
+{
+	if (!b->n)
+		return;
+	ctr_genenc_batch(&W.enc, b->tid, b->base, b->n, b->buf, b->len, -1, -1);
+	note_ticks(b->first, b->last);
+	W.gen_events += b->n;
+	b->base = b->last;
+	b->len = 0;
+	b->n = 0;
+}
+
+static void synth_add(struct synth *b, uint8_t type, uint64_t ticks, const uint64_t *args,
+		      unsigned nargs, const void *blob, size_t blob_len)
+{
+	if (blob_len > sizeof(b->buf) / 2)
+		blob_len = sizeof(b->buf) / 2;
+	if (b->len + 1 + (nargs + 2) * CTR_VARINT_MAX + blob_len > sizeof(b->buf))
+		synth_flush(b);
+	if (ticks < b->last)
+		ticks = b->last; /* keep the batch in order */
+	if (!b->n)
+		b->first = ticks;
+	b->len += ctr_event_encode(b->buf + b->len, type, ticks - b->last, args, nargs, blob,
+				   blob_len);
+	b->last = ticks;
+	b->n++;
+}
+
+/* ns (CLOCK_MONOTONIC) to ticks, with the ratio measured so far. */
+static uint64_t ns_to_ticks(uint64_t ns, const struct ctr_sync *ref, uint64_t tick_span,
+			    uint64_t ns_span)
+{
+	__int128 d = (__int128)ns - (__int128)ref->mono_ns;
+	__int128 t = (__int128)ref->ticks + d * (__int128)tick_span / (__int128)ns_span;
+	return t < 0 ? 0 : (uint64_t)t;
+}
+
+struct switch_ctx {
+	struct synth b;
+	struct ctr_sync ref;
+	uint64_t tick_span, ns_span;
+};
+
+static void on_switch(void *ud, uint64_t ns, int out, int preempted, uint32_t cpu)
+{
+	struct switch_ctx *c = ud;
+	uint64_t ticks = ns_to_ticks(ns, &c->ref, c->tick_span, c->ns_span);
+	if (ticks < W.capture_start)
+		return;
+	uint64_t args[2] = { cpu, preempted ? 1u : 0u };
+	synth_add(&c->b, out ? CTRACE_EV_SWITCH_OUT : CTRACE_EV_SWITCH_IN, ticks, args,
+		  out ? 2 : 1, NULL, 0);
+}
+
+static uint64_t perf_lost;
+
+/* The slot's context switches since the last drain, as a batch of its thread. */
+static void drain_switches(struct ctr_slot *s, int keep)
+{
+	struct switch_ctx c;
+	if (atomic_load_explicit(&s->perf_fd, memory_order_acquire) < 0)
+		return;
+	ctr_clock_sync(&c.ref);
+	ctr_clock_ratio(&c.ref, &c.tick_span, &c.ns_span);
+	synth_begin(&c.b, s->tid, W.capture_start);
+	ctr_sched_drain(s, on_switch, &c, &perf_lost);
+	if (keep)
+		synth_flush(&c.b);
+}
+
 /* Move what the slot's ring holds into the open generation (or drop it when @keep is 0). */
 static void drain_slot(struct ctr_slot *s, int keep)
 {
@@ -165,7 +274,7 @@ static void drain_slot(struct ctr_slot *s, int keep)
 	size_t len = 0;
 	uint64_t n = 0;
 
-	if (head == tail)
+	if (head == tail || !s->data)
 		goto freed;
 	if (head - tail > size || stage_reserve(head - tail) < 0) {
 		/* Cannot happen unless memory is short: drop the lot, but count it. */
@@ -196,6 +305,7 @@ static void drain_slot(struct ctr_slot *s, int keep)
 		}
 		if (n == 0)
 			first = ticks;
+		note_stack(&ev);
 		memcpy(W.stage + len, p, evlen);
 		len += evlen;
 		n++;
@@ -213,9 +323,12 @@ done:
 		}
 	}
 freed:
+	drain_switches(s, keep);
 	if (atomic_load_explicit(&s->state, memory_order_acquire) == CTR_SLOT_DEAD &&
 	    atomic_load_explicit(&s->pub_head, memory_order_acquire) == tail) {
+		ctr_sched_thread_fini(s);
 		s->w_ticks = 0;
+		s->w_alloc_count = s->w_alloc_bytes = s->w_free_count = 0;
 		atomic_store_explicit(&s->state, CTR_SLOT_FREE, memory_order_release);
 	}
 }
@@ -227,6 +340,53 @@ static void drain_all(int keep)
 		drain_slot(s, keep);
 }
 
+/* Per thread, the allocation counters when they changed (cumulative, as the thread keeps them). */
+static void alloc_stats(uint64_t ticks)
+{
+	struct synth b;
+	for (struct ctr_slot *s = atomic_load_explicit(&ctr_g.slots, memory_order_acquire); s;
+	     s = s->next) {
+		if (atomic_load_explicit(&s->state, memory_order_acquire) == CTR_SLOT_FREE)
+			continue;
+		uint64_t a[3] = {
+			atomic_load_explicit(&s->alloc_count, memory_order_relaxed),
+			atomic_load_explicit(&s->alloc_bytes, memory_order_relaxed),
+			atomic_load_explicit(&s->free_count, memory_order_relaxed),
+		};
+		if (a[0] == s->w_alloc_count && a[1] == s->w_alloc_bytes && a[2] == s->w_free_count)
+			continue;
+		s->w_alloc_count = a[0];
+		s->w_alloc_bytes = a[1];
+		s->w_free_count = a[2];
+		synth_begin(&b, s->tid, ticks);
+		synth_add(&b, CTRACE_EV_ALLOC_STATS, ticks, a, 3, NULL, 0);
+		synth_flush(&b);
+	}
+}
+
+/* The kernel's totals for every live thread (at the end of a capture). */
+static void schedstat_all(uint64_t ticks)
+{
+	uint32_t *tids;
+	char(*names)[16];
+	size_t n;
+	struct synth b;
+	uint32_t self = (uint32_t)ctr_gettid();
+
+	if (ctr_snapshot_threads(&tids, &names, &n) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t st[3];
+		if (tids[i] == self || ctr_schedstat_read(tids[i], st) < 0)
+			continue;
+		synth_begin(&b, tids[i], ticks);
+		synth_add(&b, CTRACE_EV_SCHEDSTAT, ticks, st, 3, NULL, 0);
+		synth_flush(&b);
+	}
+	free(tids);
+	free(names);
+}
+
 /* Close the open generation and write it. */
 static void gen_finish(int last)
 {
@@ -236,6 +396,10 @@ static void gen_finish(int last)
 	size_t frame_len;
 
 	ctr_clock_sync(&end);
+	alloc_stats(end.ticks);
+	if (last)
+		schedstat_all(end.ticks);
+	ctr_gentab_emit(&W.enc);
 	uint64_t lost = atomic_load(&ctr_g.lost_noslot);
 	if (lost > W.lost_written) {
 		/* Events no thread could record: a process-wide lost record (tid 0). */
@@ -248,6 +412,8 @@ static void gen_finish(int last)
 		W.lost_written = lost;
 	}
 	ctr_clock_ratio(&end, &tick_span, &ns_span);
+	atomic_store(&ctr_g.stack_min_ticks,
+		     (uint64_t)((__int128)ctr_g.cfg.stack_min_ns * tick_span / ns_span));
 	struct ctr_sync syncs[2] = { W.gen_sync, end };
 	ctr_genenc_clock(&W.enc, ctr_clock_is_tsc ? 0 : 1, tick_span, ns_span, syncs, 2);
 	if (W.gen_events) {
@@ -307,6 +473,40 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
+/*
+ * What thread @tid is blocked in, read from its slot (a consistent copy: the owner may be
+ * changing it). @a gets state, reason, call, object, since.
+ */
+static int blocked_state(uint32_t tid, uint64_t a[5])
+{
+	for (struct ctr_slot *s = atomic_load_explicit(&ctr_g.slots, memory_order_acquire); s;
+	     s = s->next) {
+		if (s->tid != tid ||
+		    atomic_load_explicit(&s->state, memory_order_acquire) != CTR_SLOT_LIVE)
+			continue;
+		for (int tries = 0; tries < 100; tries++) {
+			uint32_t q = atomic_load_explicit(&s->st_seq, memory_order_acquire);
+			if (q & 1)
+				continue;
+			uint32_t call = s->st_call, reason = s->st_reason;
+			uint64_t obj = s->st_obj, since = s->st_since;
+			atomic_thread_fence(memory_order_acquire);
+			if (atomic_load_explicit(&s->st_seq, memory_order_relaxed) != q)
+				continue;
+			if (!call)
+				return 0;
+			a[0] = reason == CTRACE_REASON_SYNC ? 1 : 2;
+			a[1] = reason;
+			a[2] = call;
+			a[3] = obj;
+			a[4] = since;
+			return 1;
+		}
+		return 0;
+	}
+	return 0;
+}
+
 /* Called with ctl held and ctr_tls.busy set, before tracing is turned on. */
 int ctr_writer_start(const uint32_t *tids, const char (*names)[16], size_t n)
 {
@@ -327,17 +527,23 @@ int ctr_writer_start(const uint32_t *tids, const char (*names)[16], size_t n)
 	W.capture_start = ctr_ticks();
 	gen_begin();
 
-	/* The threads alive now, as existing threads at the capture's first instant. */
+	/* The threads alive now, as existing threads at the capture's first instant: name,
+	 * kernel totals, and what each was blocked in (the interposers keep that even while
+	 * tracing is off). */
 	for (size_t i = 0; i < n; i++) {
-		uint8_t ev[2 * CTR_EV_MAX + 16];
-		uint64_t a[3] = { 0, 0, CTRACE_THREAD_EXISTING };
-		size_t len = ctr_event_encode(ev, CTRACE_EV_THREAD_START, 0, a, 3, NULL, 0);
-		uint64_t self = 0;
-		len += ctr_event_encode(ev + len, CTRACE_EV_THREAD_NAME, 0, &self, 1, names[i],
-					strnlen(names[i], 16));
-		ctr_genenc_batch(&W.enc, tids[i], W.capture_start, 2, ev, len, -1, -1);
-		note_ticks(W.capture_start, W.capture_start);
-		W.gen_events += 2;
+		struct synth b;
+		uint64_t a[5] = { 0, 0, CTRACE_THREAD_EXISTING };
+		uint64_t st[3];
+		synth_begin(&b, tids[i], W.capture_start);
+		synth_add(&b, CTRACE_EV_THREAD_START, W.capture_start, a, 3, NULL, 0);
+		a[0] = 0;
+		synth_add(&b, CTRACE_EV_THREAD_NAME, W.capture_start, a, 1, names[i],
+			  strnlen(names[i], 16));
+		if (ctr_schedstat_read(tids[i], st) == 0)
+			synth_add(&b, CTRACE_EV_SCHEDSTAT, W.capture_start, st, 3, NULL, 0);
+		if (blocked_state(tids[i], a))
+			synth_add(&b, CTRACE_EV_STATE, W.capture_start, a, 5, NULL, 0);
+		synth_flush(&b);
 		W.threads++;
 	}
 

@@ -34,6 +34,61 @@ CTRACE_API int ctrace_stop(void);
 /** @return 1 when tracing is running, 0 otherwise. */
 CTRACE_API int ctrace_enabled(void);
 
+/*
+ * User annotations, like Go's runtime/trace. A task is a logical operation that may span
+ * threads (a request); a region is a span of time on one thread inside a task; a log is a
+ * timestamped message. All are cheap when tracing is off (one load and a branch), and
+ * names and messages are copied, so the caller keeps ownership of every string.
+ */
+
+/**
+ * Begin a task named @name, a child of task @parent (0 for none).
+ * @return the task's id, never 0, unique in the process, also when tracing is off.
+ */
+CTRACE_API unsigned long long ctrace_task_begin(unsigned long long parent, const char *name);
+
+/** End task @task. */
+CTRACE_API void ctrace_task_end(unsigned long long task);
+
+/** Begin a region named @name on the calling thread, in task @task (0 for none). */
+CTRACE_API void ctrace_region_begin(unsigned long long task, const char *name);
+
+/** End the innermost region named @name of task @task on the calling thread. */
+CTRACE_API void ctrace_region_end(unsigned long long task, const char *name);
+
+/** Log @message under @category (may be NULL) in task @task (0 for none). */
+CTRACE_API void ctrace_log(unsigned long long task, const char *category, const char *message);
+
+#if defined(__GNUC__) || defined(__clang__)
+struct ctrace_region_scope_ {
+	unsigned long long task;
+	const char *name;
+};
+static inline struct ctrace_region_scope_ ctrace_region_scope_begin_(unsigned long long task,
+								    const char *name)
+{
+	struct ctrace_region_scope_ s;
+	s.task = task;
+	s.name = name;
+	ctrace_region_begin(task, name);
+	return s;
+}
+static inline void ctrace_region_scope_end_(struct ctrace_region_scope_ *s)
+{
+	ctrace_region_end(s->task, s->name);
+}
+#define CTRACE_CAT2_(a, b) a##b
+#define CTRACE_CAT_(a, b) CTRACE_CAT2_(a, b)
+/*
+ * A region from here to the end of the enclosing block (GCC and Clang):
+ *     { CTRACE_REGION(task, "parse"); ... }
+ */
+#define CTRACE_REGION(task, name)                                                     \
+	struct ctrace_region_scope_ CTRACE_CAT_(ctrace_region_, __LINE__)             \
+		__attribute__((cleanup(ctrace_region_scope_end_), unused)) =          \
+			ctrace_region_scope_begin_((task), (name))
+#endif
+
 #ifdef __cplusplus
 }
 #endif

@@ -213,7 +213,8 @@ CTRACE_API const struct ctrace_frame *ctrace_gen_frame(const ctrace_gen *g, uint
 
 /**
  * The frames of stack @id, innermost first, as frame ids for ctrace_gen_frame().
- * @return the depth (0 for stack 0), or CTRACE_EINVAL for an unknown id.
+ * @return the depth (0 for stack 0), or CTRACE_EINVAL for an id the generation does not
+ *         define.
  */
 CTRACE_API int ctrace_gen_stack(const ctrace_gen *g, uint64_t id, const uint32_t **frames);
 

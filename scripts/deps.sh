@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Install what ctrace needs to build and test, from Debian's archive, only when missing.
+# Debian 12 (bookworm); run as root, or with sudo available.
+set -euo pipefail
+
+pkgs=(meson ninja-build pkg-config gcc libc6-dev libzstd-dev libunwind-dev libdw-dev
+      libelf-dev zstd)
+
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+		missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+	command -v sudo >/dev/null || { echo "deps.sh: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+	sudo=sudo
+fi
+echo "deps.sh: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,331 @@
+/*
+ * Syscalls and I/O: each wrapped call records call_begin (call, fd, fd kind) and call_end
+ * (result, errno, and the stack when it was slow). The fd kind is cached per fd and
+ * forgotten when the fd is closed, duplicated over, or handed out again by open/accept.
+ * Descriptors closed inside libc (fclose) are not seen: their cached kind can go stale
+ * until the number is reused through a wrapped call.
+ */
+/* Both pread and pread64 are interposed: their prototypes must not be renamed. */
+#undef _FILE_OFFSET_BITS
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "wrap.h"
+
+#define FD_CACHE 65536
+#define FD_KNOWN 0x80
+
+static _Atomic uint8_t fd_kinds[FD_CACHE];
+
+static uint32_t classify(int fd)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return CTRACE_FD_UNKNOWN;
+	if (S_ISREG(st.st_mode))
+		return CTRACE_FD_FILE;
+	if (S_ISFIFO(st.st_mode))
+		return CTRACE_FD_PIPE;
+	if (S_ISSOCK(st.st_mode))
+		return CTRACE_FD_SOCKET;
+	if (S_ISCHR(st.st_mode))
+		return CTRACE_FD_TTY;
+	/* Anonymous inodes (eventfd, epoll, timerfd) say what they are only by name. */
+	char path[64], link[64];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(path, link, sizeof(link) - 1);
+	if (n > 0) {
+		link[n] = 0;
+		if (strcmp(link, "anon_inode:[eventfd]") == 0)
+			return CTRACE_FD_EVENTFD;
+	}
+	return CTRACE_FD_OTHER;
+}
+
+static uint32_t fd_kind(int fd)
+{
+	if (fd < 0 || fd >= FD_CACHE)
+		return fd < 0 ? CTRACE_FD_UNKNOWN : classify(fd);
+	uint8_t k = atomic_load_explicit(&fd_kinds[fd], memory_order_relaxed);
+	if (likely(k & FD_KNOWN))
+		return k & ~FD_KNOWN;
+	int saved = errno;
+	uint32_t kind = classify(fd);
+	errno = saved;
+	atomic_store_explicit(&fd_kinds[fd], (uint8_t)(kind | FD_KNOWN), memory_order_relaxed);
+	return kind;
+}
+
+static void fd_forget(int fd)
+{
+	if (fd >= 0 && fd < FD_CACHE)
+		atomic_store_explicit(&fd_kinds[fd], 0, memory_order_relaxed);
+}
+
+/* The kind is needed only when the event is written; the state does not use it. */
+static inline uint32_t kind_if_traced(int fd)
+{
+	return atomic_load_explicit(&ctr_on, memory_order_relaxed) ? fd_kind(fd) : 0;
+}
+
+static void *next_fn(const char *name)
+{
+	return dlsym(RTLD_NEXT, name);
+}
+
+/*
+ * One wrapper: the real function resolved on first use, the call's state, and its
+ * events. ret < 0 (or -1) means failure with errno, except where noted.
+ */
+#define IO_WRAP(ret_t, name, call, reason, fdexpr, params, args)                       \
+	CTR_WRAP ret_t name params                                                     \
+	{                                                                              \
+		static ret_t(*real_) params;                                            \
+		if (unlikely(!real_))                                                   \
+			real_ = (ret_t(*) params)next_fn(#name);                        \
+		struct ctr_episode c_;                                                  \
+		int fd_ = (fdexpr);                                                    \
+		ctr_call_begin(&c_, CTR_CLASS_IO, call, reason, fd_, kind_if_traced(fd_)); \
+		ret_t r_ = real_ args;                                                   \
+		int err_ = errno;                                                       \
+		ctr_call_end(&c_, (int64_t)r_, err_);                                     \
+		errno = err_;                                                           \
+		return r_;                                                              \
+	}
+
+#define IO CTRACE_REASON_IO
+#define SLEEP CTRACE_REASON_SLEEP
+#define SYS CTRACE_REASON_SYSCALL
+
+IO_WRAP(ssize_t, read, CTR_CALL_READ, IO, fd, (int fd, void *b, size_t n), (fd, b, n))
+IO_WRAP(ssize_t, write, CTR_CALL_WRITE, IO, fd, (int fd, const void *b, size_t n), (fd, b, n))
+IO_WRAP(ssize_t, pread, CTR_CALL_PREAD, IO, fd, (int fd, void *b, size_t n, off_t o),
+	(fd, b, n, o))
+IO_WRAP(ssize_t, pread64, CTR_CALL_PREAD, IO, fd, (int fd, void *b, size_t n, off_t o),
+	(fd, b, n, o))
+IO_WRAP(ssize_t, pwrite, CTR_CALL_PWRITE, IO, fd, (int fd, const void *b, size_t n, off_t o),
+	(fd, b, n, o))
+IO_WRAP(ssize_t, pwrite64, CTR_CALL_PWRITE, IO, fd,
+	(int fd, const void *b, size_t n, off_t o), (fd, b, n, o))
+IO_WRAP(ssize_t, readv, CTR_CALL_READV, IO, fd, (int fd, const struct iovec *v, int n),
+	(fd, v, n))
+IO_WRAP(ssize_t, writev, CTR_CALL_WRITEV, IO, fd, (int fd, const struct iovec *v, int n),
+	(fd, v, n))
+IO_WRAP(ssize_t, recv, CTR_CALL_RECV, IO, fd, (int fd, void *b, size_t n, int f),
+	(fd, b, n, f))
+IO_WRAP(ssize_t, recvfrom, CTR_CALL_RECVFROM, IO, fd,
+	(int fd, void *b, size_t n, int f, struct sockaddr *a, socklen_t *l),
+	(fd, b, n, f, a, l))
+IO_WRAP(ssize_t, recvmsg, CTR_CALL_RECVMSG, IO, fd, (int fd, struct msghdr *m, int f),
+	(fd, m, f))
+IO_WRAP(ssize_t, send, CTR_CALL_SEND, IO, fd, (int fd, const void *b, size_t n, int f),
+	(fd, b, n, f))
+IO_WRAP(ssize_t, sendto, CTR_CALL_SENDTO, IO, fd,
+	(int fd, const void *b, size_t n, int f, const struct sockaddr *a, socklen_t l),
+	(fd, b, n, f, a, l))
+IO_WRAP(ssize_t, sendmsg, CTR_CALL_SENDMSG, IO, fd, (int fd, const struct msghdr *m, int f),
+	(fd, m, f))
+IO_WRAP(int, connect, CTR_CALL_CONNECT, IO, fd,
+	(int fd, const struct sockaddr *a, socklen_t l), (fd, a, l))
+IO_WRAP(int, poll, CTR_CALL_POLL, IO, -1, (struct pollfd *p, nfds_t n, int t), (p, n, t))
+IO_WRAP(int, ppoll, CTR_CALL_PPOLL, IO, -1,
+	(struct pollfd *p, nfds_t n, const struct timespec *t, const sigset_t *m), (p, n, t, m))
+IO_WRAP(int, select, CTR_CALL_SELECT, IO, -1,
+	(int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *t), (n, r, w, e, t))
+IO_WRAP(int, pselect, CTR_CALL_PSELECT, IO, -1,
+	(int n, fd_set *r, fd_set *w, fd_set *e, const struct timespec *t, const sigset_t *m),
+	(n, r, w, e, t, m))
+IO_WRAP(int, epoll_wait, CTR_CALL_EPOLL_WAIT, IO, fd,
+	(int fd, struct epoll_event *e, int n, int t), (fd, e, n, t))
+IO_WRAP(int, epoll_pwait, CTR_CALL_EPOLL_PWAIT, IO, fd,
+	(int fd, struct epoll_event *e, int n, int t, const sigset_t *m), (fd, e, n, t, m))
+IO_WRAP(int, fsync, CTR_CALL_FSYNC, IO, fd, (int fd), (fd))
+IO_WRAP(int, fdatasync, CTR_CALL_FDATASYNC, IO, fd, (int fd), (fd))
+IO_WRAP(ssize_t, sendfile, CTR_CALL_SENDFILE, IO, out, (int out, int in, off_t *o, size_t n),
+	(out, in, o, n))
+IO_WRAP(ssize_t, sendfile64, CTR_CALL_SENDFILE, IO, out,
+	(int out, int in, off_t *o, size_t n), (out, in, o, n))
+IO_WRAP(ssize_t, splice, CTR_CALL_SPLICE, IO, in,
+	(int in, loff_t *oi, int out, loff_t *oo, size_t n, unsigned f), (in, oi, out, oo, n, f))
+IO_WRAP(pid_t, waitpid, CTR_CALL_WAITPID, SYS, -1, (pid_t p, int *s, int o), (p, s, o))
+IO_WRAP(pid_t, wait4, CTR_CALL_WAIT4, SYS, -1, (pid_t p, int *s, int o, struct rusage *r),
+	(p, s, o, r))
+IO_WRAP(int, nanosleep, CTR_CALL_NANOSLEEP, SLEEP, -1,
+	(const struct timespec *a, struct timespec *b), (a, b))
+IO_WRAP(int, usleep, CTR_CALL_USLEEP, SLEEP, -1, (useconds_t u), (u))
+
+/* sleep returns the seconds left, never an error; clock_nanosleep returns the error. */
+CTR_WRAP unsigned int sleep(unsigned int secs)
+{
+	static unsigned int (*real)(unsigned int);
+	if (unlikely(!real))
+		real = (unsigned int (*)(unsigned int))next_fn("sleep");
+	struct ctr_episode c;
+	ctr_call_begin(&c, CTR_CLASS_IO, CTR_CALL_SLEEP, SLEEP, -1, 0);
+	unsigned int r = real(secs);
+	int err = errno;
+	ctr_call_end(&c, r, 0);
+	errno = err;
+	return r;
+}
+
+CTR_WRAP int clock_nanosleep(clockid_t clk, int flags, const struct timespec *a,
+			     struct timespec *b)
+{
+	static int (*real)(clockid_t, int, const struct timespec *, struct timespec *);
+	if (unlikely(!real))
+		real = (int (*)(clockid_t, int, const struct timespec *, struct timespec *))next_fn(
+			"clock_nanosleep");
+	struct ctr_episode c;
+	ctr_call_begin(&c, CTR_CLASS_IO, CTR_CALL_CLOCK_NANOSLEEP, SLEEP, -1, 0);
+	int r = real(clk, flags, a, b);
+	int err = errno;
+	ctr_call_end(&c, r ? -r : 0, r);
+	errno = err;
+	return r;
+}
+
+/* Calls that hand out a new descriptor: its number may carry a stale kind. */
+#define NEWFD_WRAP(name, call, params, args)                                          \
+	CTR_WRAP int name params                                                      \
+	{                                                                             \
+		static int(*real) params;                                             \
+		if (unlikely(!real))                                                  \
+			real = (int(*) params)next_fn(#name);                         \
+		struct ctr_episode c;                                                 \
+		ctr_call_begin(&c, CTR_CLASS_IO, call, IO, fd, kind_if_traced(fd));   \
+		int r = real args;                                                    \
+		int err = errno;                                                      \
+		fd_forget(r);                                                         \
+		ctr_call_end(&c, r, err);                                             \
+		errno = err;                                                          \
+		return r;                                                             \
+	}
+
+NEWFD_WRAP(accept, CTR_CALL_ACCEPT, (int fd, struct sockaddr *a, socklen_t *l), (fd, a, l))
+NEWFD_WRAP(accept4, CTR_CALL_ACCEPT4, (int fd, struct sockaddr *a, socklen_t *l, int f),
+	   (fd, a, l, f))
+
+/* open and openat take a mode only with O_CREAT or O_TMPFILE. */
+static mode_t open_mode(int flags, va_list ap)
+{
+	return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE ? (mode_t)va_arg(ap, int) : 0;
+}
+
+#define OPEN_WRAP(name, call, dirparam, dirarg)                                        \
+	CTR_WRAP int name(dirparam const char *path, int flags, ...)                   \
+	{                                                                              \
+		static int (*real)(dirparam const char *, int, ...);                   \
+		if (unlikely(!real))                                                   \
+			real = (int (*)(dirparam const char *, int, ...))next_fn(#name); \
+		va_list ap;                                                            \
+		va_start(ap, flags);                                                   \
+		mode_t mode = open_mode(flags, ap);                                    \
+		va_end(ap);                                                            \
+		struct ctr_episode c;                                                  \
+		ctr_call_begin(&c, CTR_CLASS_IO, call, IO, -1, 0);                     \
+		int r = real(dirarg path, flags, mode);                                \
+		int err = errno;                                                       \
+		fd_forget(r);                                                          \
+		ctr_call_end(&c, r, err);                                              \
+		errno = err;                                                           \
+		return r;                                                              \
+	}
+
+#define NO_DIR
+#define COMMA_ ,
+OPEN_WRAP(open, CTR_CALL_OPEN, NO_DIR, NO_DIR)
+OPEN_WRAP(open64, CTR_CALL_OPEN, NO_DIR, NO_DIR)
+OPEN_WRAP(openat, CTR_CALL_OPENAT, int dirfd COMMA_, dirfd COMMA_)
+OPEN_WRAP(openat64, CTR_CALL_OPENAT, int dirfd COMMA_, dirfd COMMA_)
+
+CTR_WRAP int close(int fd)
+{
+	static int (*real)(int);
+	if (unlikely(!real))
+		real = (int (*)(int))next_fn("close");
+	struct ctr_episode c;
+	ctr_call_begin(&c, CTR_CLASS_IO, CTR_CALL_CLOSE, IO, fd, kind_if_traced(fd));
+	fd_forget(fd);
+	int r = real(fd);
+	int err = errno;
+	ctr_call_end(&c, r, err);
+	errno = err;
+	return r;
+}
+
+/* dup2/dup3 replace the target descriptor: forget what it was. Not recorded as calls. */
+CTR_WRAP int dup2(int old, int new)
+{
+	static int (*real)(int, int);
+	if (unlikely(!real))
+		real = (int (*)(int, int))next_fn("dup2");
+	int r = real(old, new);
+	fd_forget(new);
+	return r;
+}
+
+CTR_WRAP int dup3(int old, int new, int flags)
+{
+	static int (*real)(int, int, int);
+	if (unlikely(!real))
+		real = (int (*)(int, int, int))next_fn("dup3");
+	int r = real(old, new, flags);
+	fd_forget(new);
+	return r;
+}
+
+/*
+ * The generic syscall(): futex waits are synchronization (what libraries that roll their
+ * own locks block in); other syscalls made this way are recorded as "syscall".
+ */
+CTR_WRAP long syscall(long nr, ...)
+{
+	static long (*real)(long, ...);
+	if (unlikely(!real))
+		real = (long (*)(long, ...))next_fn("syscall");
+	va_list ap;
+	va_start(ap, nr);
+	long a1 = va_arg(ap, long), a2 = va_arg(ap, long), a3 = va_arg(ap, long);
+	long a4 = va_arg(ap, long), a5 = va_arg(ap, long), a6 = va_arg(ap, long);
+	va_end(ap);
+
+	/* The tracer's own syscalls (gettid, futex wakes) go straight through. */
+	if (ctr_tls.busy)
+		return real(nr, a1, a2, a3, a4, a5, a6);
+	struct ctr_episode c;
+	if (nr == SYS_futex) {
+		int op = (int)a2 & FUTEX_CMD_MASK;
+		if (op != FUTEX_WAIT && op != FUTEX_WAIT_BITSET && op != FUTEX_LOCK_PI)
+			return real(nr, a1, a2, a3, a4, a5, a6);
+		ctr_block_begin(&c, CTR_CALL_FUTEX, (uint64_t)a1);
+		long r = real(nr, a1, a2, a3, a4, a5, a6);
+		int err = errno;
+		ctr_block_end(&c, r < 0 ? -err : r);
+		errno = err;
+		return r;
+	}
+	ctr_call_begin(&c, CTR_CLASS_IO, CTR_CALL_SYSCALL, SYS, -1, 0);
+	long r = real(nr, a1, a2, a3, a4, a5, a6);
+	int err = errno;
+	ctr_call_end(&c, r, err);
+	errno = err;
+	return r;
+}

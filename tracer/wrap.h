@@ -1,0 +1,170 @@
+/*
+ * What every interposer of a blocking call does: keep the thread's "in call since" state
+ * (even with tracing off, so a capture can show threads that were already blocked), and,
+ * with tracing on, write the begin and end events around the real call.
+ */
+#ifndef CTR_TRACER_WRAP_H
+#define CTR_TRACER_WRAP_H
+
+#include <errno.h>
+
+#include "internal.h"
+
+struct ctr_slot *ctr_self_slow(void);
+
+/* The calling thread's slot, made on first use; NULL inside the tracer. */
+static inline struct ctr_slot *ctr_self(void)
+{
+	struct ctr_slot *s = ctr_tls.slot;
+	if (likely(s != NULL))
+		return s;
+	return ctr_self_slow();
+}
+
+static inline void ctr_state_set(struct ctr_slot *s, uint32_t call, uint32_t reason,
+				 uint64_t obj, uint64_t since)
+{
+	uint32_t q = atomic_load_explicit(&s->st_seq, memory_order_relaxed);
+	atomic_store_explicit(&s->st_seq, q + 1, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+	s->st_call = call;
+	s->st_reason = reason;
+	s->st_obj = obj;
+	s->st_since = since;
+	atomic_store_explicit(&s->st_seq, q + 2, memory_order_release);
+}
+
+static inline void ctr_state_clear(struct ctr_slot *s)
+{
+	uint32_t q = atomic_load_explicit(&s->st_seq, memory_order_relaxed);
+	atomic_store_explicit(&s->st_seq, q + 1, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+	s->st_call = 0;
+	atomic_store_explicit(&s->st_seq, q + 2, memory_order_release);
+}
+
+/* One in-flight wrapped call. */
+struct ctr_episode {
+	struct ctr_slot *s; /* NULL: nothing to do after the call */
+	int traced;         /* events were written for the begin */
+	uint64_t t0;
+};
+
+static inline int ctr_class_on(unsigned cls)
+{
+	return atomic_load_explicit(&ctr_on, memory_order_relaxed) &&
+	       (ctr_g.cfg.classes & cls);
+}
+
+/* A syscall or I/O call begins: state, and call_begin when @cls is traced. */
+static inline void ctr_call_begin(struct ctr_episode *c, unsigned cls, uint32_t call,
+				  uint32_t reason, int64_t fd, uint32_t fd_kind)
+{
+	c->traced = 0;
+	c->s = ctr_tls.busy ? NULL : ctr_self();
+	if (!c->s)
+		return;
+	c->t0 = ctr_ticks();
+	ctr_state_set(c->s, call, reason, (uint64_t)fd, c->t0);
+	if (!ctr_class_on(cls))
+		return;
+	struct ctr_slot *s = ctr_enter();
+	if (!s)
+		return;
+	uint8_t *p = ctr_reserve(s, CTR_EV_MAX);
+	if (likely(p != NULL)) {
+		uint8_t *q = p;
+		uint64_t delta = c->t0 > s->last ? c->t0 - s->last : 0;
+		if (delta)
+			s->last = c->t0;
+		*q++ = CTRACE_EV_CALL_BEGIN;
+		q = ctr_put_varint(q, delta);
+		q = ctr_put_varint(q, call);
+		q = ctr_put_varint(q, ctr_zigzag(fd));
+		q = ctr_put_varint(q, fd_kind);
+		*q++ = 0; /* the stack comes with call_end, when the call was slow */
+		ctr_commit(s, p, q);
+		c->traced = 1;
+	}
+	ctr_leave();
+}
+
+/* The call returned @result (errno as set by it, when result < 0 or as the call says). */
+static inline void ctr_call_end(struct ctr_episode *c, int64_t result, int err)
+{
+	if (!c->s)
+		return;
+	ctr_state_clear(c->s);
+	if (!c->traced)
+		return;
+	struct ctr_slot *s = ctr_enter();
+	if (!s)
+		return;
+	uint8_t *p = ctr_reserve(s, CTR_EV_MAX);
+	if (likely(p != NULL)) {
+		uint64_t now = ctr_ticks();
+		uint64_t stack = 0;
+		if (unlikely(now - c->t0 >= atomic_load_explicit(&ctr_g.stack_min_ticks, memory_order_relaxed)) && ctr_g.cfg.stack_depth)
+			stack = ctr_stack_capture(1);
+		uint8_t *q = p;
+		uint64_t delta = now > s->last ? now - s->last : 0;
+		if (delta)
+			s->last = now;
+		*q++ = CTRACE_EV_CALL_END;
+		q = ctr_put_varint(q, delta);
+		q = ctr_put_varint(q, ctr_zigzag(result));
+		q = ctr_put_varint(q, (uint64_t)(result < 0 ? err : 0));
+		q = ctr_put_varint(q, stack);
+		ctr_commit(s, p, q);
+	}
+	ctr_leave();
+}
+
+/* A synchronization wait begins (already known to block, or always waits). */
+static inline void ctr_block_begin(struct ctr_episode *c, uint32_t call, uint64_t obj)
+{
+	c->traced = 0;
+	c->s = ctr_tls.busy ? NULL : ctr_self();
+	if (!c->s)
+		return;
+	c->t0 = ctr_ticks();
+	ctr_state_set(c->s, call, CTRACE_REASON_SYNC, obj, c->t0);
+	if (!ctr_class_on(CTR_CLASS_SYNC))
+		return;
+	struct ctr_slot *s = ctr_enter();
+	if (!s)
+		return;
+	uint64_t stack = ctr_stack_capture(1);
+	uint64_t args[4] = { CTRACE_REASON_SYNC, call, obj, stack };
+	uint8_t *p = ctr_reserve(s, CTR_EV_MAX);
+	if (likely(p != NULL)) {
+		uint8_t *q = ctr_put_head(s, p, CTRACE_EV_BLOCK_BEGIN);
+		for (int i = 0; i < 4; i++)
+			q = ctr_put_varint(q, args[i]);
+		ctr_commit(s, p, q);
+		c->traced = 1;
+	}
+	ctr_leave();
+}
+
+static inline void ctr_block_end(struct ctr_episode *c, int64_t result)
+{
+	if (!c->s)
+		return;
+	ctr_state_clear(c->s);
+	if (!c->traced)
+		return;
+	uint64_t arg = ctr_zigzag(result);
+	ctr_event(CTRACE_EV_BLOCK_END, 1, &arg);
+}
+
+/* A wake-up (signal, broadcast, post): only with tracing on. */
+static inline void ctr_wake(uint32_t call, uint64_t obj)
+{
+	if (!ctr_class_on(CTR_CLASS_SYNC))
+		return;
+	uint64_t args[2] = { call, obj };
+	ctr_event(CTRACE_EV_WAKE, 2, args);
+}
+
+#endif
