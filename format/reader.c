@@ -57,7 +57,7 @@ struct ctrace_gen {
 	struct ctrace_gen_info info;
 	struct ctrace_process proc;
 	struct ctr_schema schema;
-	int have_schema, have_clock;
+	int have_schema, have_clock, have_process;
 	/* clock */
 	unsigned clock_kind;
 	uint64_t t0, m0, tick_span, ns_span;
@@ -87,6 +87,7 @@ struct ctrace_gen {
 	uint32_t *heap;
 	size_t heap_len, heap_cap;
 	int primed;
+	int pending_err; /* damage found after the event last handed out */
 	struct ctrace_event out;
 };
 
@@ -192,7 +193,14 @@ static int read_file_header(struct ctrace_reader *r)
 	if (err)
 		return fail(r, err, 0, "cannot read");
 	if (!h) {
-		if (r->size >= 4 && ctr_get_u32le(r->mem ? r->mem : tmp) != CTR_FILE_MAGIC)
+		/* Shorter than a header: what there is decides between "not a trace" and "cut". */
+		size_t have = r->size < 4 ? (size_t)r->size : 4;
+		const uint8_t *m = input_at(r, 0, have, tmp, &err);
+		uint8_t magic[4];
+		ctr_put_u32le(magic, CTR_FILE_MAGIC);
+		if (err)
+			return fail(r, err, 0, "cannot read");
+		if (m && have && memcmp(m, magic, have) != 0)
 			return fail(r, CTRACE_ENOTTRACE, 0, "not a ctrace trace (bad magic)");
 		return fail(r, r->size == 0 ? CTRACE_ENOTTRACE : CTRACE_ETRUNCATED, 0,
 			    r->size == 0 ? "empty file, not a ctrace trace"
@@ -541,6 +549,7 @@ static int parse_process(struct ctrace_gen *g, struct cursor *c)
 	if (arena_add(g, argv, argv_len, &g->argv_off) < 0)
 		return fail(g->r, CTRACE_ENOMEM, g->info.offset, "out of memory");
 	g->argv_len = argv_len;
+	g->have_process = 1;
 	g->proc.pid = (uint32_t)pid;
 	g->proc.ppid = (uint32_t)ppid;
 	g->proc.start_realtime_ns = start;
@@ -729,14 +738,15 @@ static int cmp_stack(const void *a, const void *b)
 /* Pointers into the arena, fixed once it no longer moves; stacks sorted for lookup. */
 static int resolve(struct ctrace_gen *g)
 {
-	qsort(g->stacks, g->nstacks, sizeof(*g->stacks), cmp_stack);
+	if (g->nstacks > 1)
+		qsort(g->stacks, g->nstacks, sizeof(*g->stacks), cmp_stack);
 	for (size_t i = 1; i < g->nstacks; i++)
 		if (g->stacks[i].id == g->stacks[i - 1].id)
 			return fail(g->r, CTRACE_ECORRUPT, g->info.offset,
 				    "corrupt generation: stack id %llu defined twice",
 				    (unsigned long long)g->stacks[i].id);
-	g->proc.exe = g->arena ? g->arena + g->exe_off : "";
-	g->proc.argv = g->arena ? g->arena + g->argv_off : "";
+	g->proc.exe = g->arena && g->have_process ? g->arena + g->exe_off : "";
+	g->proc.argv = g->arena && g->have_process ? g->arena + g->argv_off : "";
 	g->proc.argv_len = g->argv_len;
 	if (!g->proc.pid)
 		g->proc.pid = g->info.pid;
@@ -761,7 +771,7 @@ static int resolve(struct ctrace_gen *g)
 
 static void gen_reset(struct ctrace_gen *g)
 {
-	g->have_schema = g->have_clock = 0;
+	g->have_schema = g->have_clock = g->have_process = 0;
 	g->arena_len = 0;
 	g->nstrings = g->nmappings = g->nframes = g->pool_len = g->nstacks = 0;
 	g->ninfos = g->nbatches = 0;
@@ -802,12 +812,41 @@ CTRACE_API int ctrace_reader_load(ctrace_reader *r, ctrace_gen **out)
 	if (ZSTD_isError(fsize) || fsize != csize)
 		return fail(r, CTRACE_ECORRUPT, gi->offset,
 			    "corrupt: zstd frame size does not match the generation header");
-	if (grow_array((void **)&r->content, &r->content_cap, usize + 1, 1) < 0)
-		return fail(r, CTRACE_ENOMEM, gi->offset, "out of memory");
-	size_t got = ZSTD_decompressDCtx(r->dctx, r->content, usize, frame, csize);
-	if (ZSTD_isError(got))
-		return fail(r, CTRACE_ECORRUPT, gi->offset, "corrupt: zstd: %s",
-			    ZSTD_getErrorName(got));
+	/*
+	 * Decompress into a buffer that grows with what the frame really holds, so a header
+	 * that lies about the size costs nothing until the data backs it up.
+	 */
+	ZSTD_DCtx_reset(r->dctx, ZSTD_reset_session_only);
+	ZSTD_inBuffer in = { frame, csize, 0 };
+	size_t got = 0;
+	for (;;) {
+		if (got == r->content_cap || r->content_cap == 0) {
+			size_t want = r->content_cap ? r->content_cap * 2 : 1u << 20;
+			if (want > usize + 1)
+				want = usize + 1;
+			if (want <= got)
+				want = got + 1;
+			if (grow_array((void **)&r->content, &r->content_cap, want, 1) < 0)
+				return fail(r, CTRACE_ENOMEM, gi->offset, "out of memory");
+		}
+		size_t room = r->content_cap - got;
+		if (got + room > usize + 1)
+			room = usize + 1 - got;
+		ZSTD_outBuffer ob = { r->content + got, room, 0 };
+		size_t rem = ZSTD_decompressStream(r->dctx, &ob, &in);
+		if (ZSTD_isError(rem))
+			return fail(r, CTRACE_ECORRUPT, gi->offset, "corrupt: zstd: %s",
+				    ZSTD_getErrorName(rem));
+		got += ob.pos;
+		if (got > usize)
+			return fail(r, CTRACE_ECORRUPT, gi->offset,
+				    "corrupt: generation content is larger than its header says (%zu)",
+				    usize);
+		if (rem == 0)
+			break;
+		if (in.pos == in.size && ob.pos < ob.size)
+			return fail(r, CTRACE_ECORRUPT, gi->offset, "corrupt: zstd frame ends early");
+	}
 	if (got != usize)
 		return fail(r, CTRACE_ECORRUPT, gi->offset,
 			    "corrupt: generation content is %zu bytes, header says %zu", got, usize);
@@ -915,6 +954,7 @@ CTRACE_API void ctrace_gen_rewind(ctrace_gen *g)
 		b->left = b->nevents;
 	}
 	g->primed = 0;
+	g->pending_err = 0;
 	g->heap_len = 0;
 }
 
@@ -945,8 +985,14 @@ static int64_t ticks_to_ns(const struct ctrace_gen *g, uint64_t ticks)
 {
 	if (g->clock_kind == 1 && g->tick_span == g->ns_span)
 		return (int64_t)ticks;
-	__int128 d = (__int128)ticks - (__int128)g->t0;
-	__int128 ns = (__int128)g->m0 + d * (__int128)g->ns_span / (__int128)g->tick_span;
+	/* |ticks - t0| * ns_span fits 128 bits unsigned; the result saturates to int64. */
+	int neg = ticks < g->t0;
+	unsigned __int128 d = neg ? g->t0 - ticks : ticks - g->t0;
+	unsigned __int128 q = d * g->ns_span / g->tick_span;
+	__int128 m0 = (__int128)g->m0;
+	if (q > (unsigned __int128)INT64_MAX * 4)
+		return neg ? INT64_MIN : INT64_MAX;
+	__int128 ns = neg ? m0 - (__int128)q : m0 + (__int128)q;
 	if (ns > INT64_MAX)
 		return INT64_MAX;
 	if (ns < INT64_MIN)
@@ -961,6 +1007,8 @@ CTRACE_API int64_t ctrace_gen_ticks_to_ns(const ctrace_gen *g, uint64_t ticks)
 
 CTRACE_API int ctrace_gen_next_event(ctrace_gen *g, const struct ctrace_event **out)
 {
+	if (g->pending_err)
+		return g->pending_err;
 	if (!g->primed) {
 		int err = prime(g);
 		if (err)
@@ -987,13 +1035,12 @@ CTRACE_API int ctrace_gen_next_event(ctrace_gen *g, const struct ctrace_event **
 	ev->blob = raw->blob ? (const char *)raw->blob : NULL;
 	ev->blob_len = raw->blob ? (size_t)raw->blob_len : 0;
 
+	/* Damage after this event is reported on the next call: this one is good. */
 	if (--b->left > 0) {
-		int err = batch_advance(g, b);
-		if (err)
-			return err;
+		g->pending_err = batch_advance(g, b);
+	} else if (b->p != b->end) {
+		g->pending_err = batch_error(g, b, "bytes after the last event");
 	} else {
-		if (b->p != b->end)
-			return batch_error(g, b, "bytes after the last event");
 		g->heap[0] = g->heap[--g->heap_len];
 	}
 	heap_down(g, 0);
