@@ -117,7 +117,8 @@ int main(void)
 	for (uint32_t i = 0; i < REQUESTS; i++) {
 		if (write(req_pipe[1], &i, sizeof(i)) != sizeof(i))
 			return 1;
-		usleep(2000); /* clients arrive over time */
+		if (i % 8 == 7)
+			usleep(8000); /* clients arrive in bursts */
 	}
 	close(req_pipe[1]);
 	pthread_join(acc, NULL);

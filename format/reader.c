@@ -1116,3 +1116,8 @@ CTRACE_API int ctrace_gen_info_at(const ctrace_gen *g, size_t i, const char **ke
 	*value = g->arena + g->infos[i].value;
 	return 1;
 }
+
+CTRACE_API uint64_t ctrace_reader_size(const ctrace_reader *r)
+{
+	return r->size;
+}

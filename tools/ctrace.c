@@ -12,6 +12,8 @@ static const char usage[] =
 	"  record [-o FILE] [--] CMD [ARGS...]   run CMD traced, write one trace (default trace.out)\n"
 	"  dump [-g] [-s] FILE                  print every event of a trace, one per line\n"
 	"                                       (-g generation headers, -s stacks)\n"
+	"  stats [--sort=COL] [--top=N] [--pid=P] [--tid=T] [--format=table|csv|json]\n"
+	"        [--latency] FILE                per-thread states, counts and latencies\n"
 	"  help                                 this text\n"
 	"  version                              print the version\n";
 
@@ -48,6 +50,8 @@ int main(int argc, char **argv)
 		return cmd_record(argc - 1, argv + 1);
 	if (strcmp(cmd, "dump") == 0)
 		return cmd_dump(argc - 1, argv + 1);
+	if (strcmp(cmd, "stats") == 0)
+		return cmd_stats(argc - 1, argv + 1);
 	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
 		fputs(usage, stdout);
 		return 0;

@@ -64,7 +64,8 @@ struct ctr_slot {
 	_Atomic uint64_t tail;     /* consumed up to here */
 	uint64_t w_ticks;          /* ticks of the last event the writer parsed */
 	uint32_t w_gen;            /* last generation the slot had events in */
-	uint64_t w_alloc_count, w_alloc_bytes, w_free_count; /* last written alloc_stats */
+	uint64_t w_alloc_count, w_alloc_bytes, w_free_count; /* counters last written */
+	uint64_t w_alloc_base[3];  /* the counters when the capture began */
 	_Atomic int state;         /* enum ctr_slot_state */
 	struct ctr_slot *next;     /* registry; slots are never unmapped */
 	size_t size;

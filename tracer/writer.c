@@ -264,6 +264,30 @@ static void drain_switches(struct ctr_slot *s, int keep)
 		synth_flush(&c.b);
 }
 
+/*
+ * The slot's allocation counters, counted from the capture's start, when they changed:
+ * an alloc_stats event of its thread.
+ */
+static void slot_alloc_stats(struct ctr_slot *s, uint64_t ticks)
+{
+	struct synth b;
+	uint64_t a[3] = {
+		atomic_load_explicit(&s->alloc_count, memory_order_relaxed),
+		atomic_load_explicit(&s->alloc_bytes, memory_order_relaxed),
+		atomic_load_explicit(&s->free_count, memory_order_relaxed),
+	};
+	if (a[0] == s->w_alloc_count && a[1] == s->w_alloc_bytes && a[2] == s->w_free_count)
+		return;
+	s->w_alloc_count = a[0];
+	s->w_alloc_bytes = a[1];
+	s->w_free_count = a[2];
+	for (int i = 0; i < 3; i++)
+		a[i] = a[i] >= s->w_alloc_base[i] ? a[i] - s->w_alloc_base[i] : 0;
+	synth_begin(&b, s->tid, ticks);
+	synth_add(&b, CTRACE_EV_ALLOC_STATS, ticks, a, 3, NULL, 0);
+	synth_flush(&b);
+}
+
 /* Move what the slot's ring holds into the open generation (or drop it when @keep is 0). */
 static void drain_slot(struct ctr_slot *s, int keep)
 {
@@ -326,9 +350,12 @@ freed:
 	drain_switches(s, keep);
 	if (atomic_load_explicit(&s->state, memory_order_acquire) == CTR_SLOT_DEAD &&
 	    atomic_load_explicit(&s->pub_head, memory_order_acquire) == tail) {
+		if (keep)
+			slot_alloc_stats(s, s->w_ticks);
 		ctr_sched_thread_fini(s);
 		s->w_ticks = 0;
 		s->w_alloc_count = s->w_alloc_bytes = s->w_free_count = 0;
+		memset(s->w_alloc_base, 0, sizeof(s->w_alloc_base));
 		atomic_store_explicit(&s->state, CTR_SLOT_FREE, memory_order_release);
 	}
 }
@@ -340,28 +367,13 @@ static void drain_all(int keep)
 		drain_slot(s, keep);
 }
 
-/* Per thread, the allocation counters when they changed (cumulative, as the thread keeps them). */
+/* Per thread, the allocation counters when they changed since the last time. */
 static void alloc_stats(uint64_t ticks)
 {
-	struct synth b;
 	for (struct ctr_slot *s = atomic_load_explicit(&ctr_g.slots, memory_order_acquire); s;
-	     s = s->next) {
-		if (atomic_load_explicit(&s->state, memory_order_acquire) == CTR_SLOT_FREE)
-			continue;
-		uint64_t a[3] = {
-			atomic_load_explicit(&s->alloc_count, memory_order_relaxed),
-			atomic_load_explicit(&s->alloc_bytes, memory_order_relaxed),
-			atomic_load_explicit(&s->free_count, memory_order_relaxed),
-		};
-		if (a[0] == s->w_alloc_count && a[1] == s->w_alloc_bytes && a[2] == s->w_free_count)
-			continue;
-		s->w_alloc_count = a[0];
-		s->w_alloc_bytes = a[1];
-		s->w_free_count = a[2];
-		synth_begin(&b, s->tid, ticks);
-		synth_add(&b, CTRACE_EV_ALLOC_STATS, ticks, a, 3, NULL, 0);
-		synth_flush(&b);
-	}
+	     s = s->next)
+		if (atomic_load_explicit(&s->state, memory_order_acquire) != CTR_SLOT_FREE)
+			slot_alloc_stats(s, ticks);
 }
 
 /* The kernel's totals for every live thread (at the end of a capture). */
@@ -522,8 +534,15 @@ int ctr_writer_start(const uint32_t *tids, const char (*names)[16], size_t n)
 	W.lost_written = atomic_load(&ctr_g.lost_noslot);
 	atomic_store(&W.req, 0);
 	read_process();
-	/* Whatever the rings hold is from before this capture. */
+	/* Whatever the rings hold is from before this capture; allocation counters count
+	 * from here. */
 	drain_all(0);
+	for (struct ctr_slot *s = atomic_load_explicit(&ctr_g.slots, memory_order_acquire); s;
+	     s = s->next) {
+		s->w_alloc_base[0] = s->w_alloc_count = atomic_load(&s->alloc_count);
+		s->w_alloc_base[1] = s->w_alloc_bytes = atomic_load(&s->alloc_bytes);
+		s->w_alloc_base[2] = s->w_free_count = atomic_load(&s->free_count);
+	}
 	W.capture_start = ctr_ticks();
 	gen_begin();
 

@@ -267,6 +267,140 @@ typedef void (*ctrace_warn_fn)(void *userdata, const char *message);
 CTRACE_API int ctrace_merge(const char *const *paths, size_t npaths, int out_fd,
 			    ctrace_warn_fn warn, void *userdata, struct ctrace_merge_stats *stats);
 
+/* ---- the model: per-thread states, statistics, latencies, profiles ---- */
+
+/* What a thread is doing at a moment. */
+enum ctrace_state {
+	CTRACE_STATE_USER = 0,    /* on CPU, outside any traced call */
+	CTRACE_STATE_SYS = 1,     /* on CPU inside a traced call */
+	CTRACE_STATE_IDLE = 2,    /* runnable, waiting for a CPU */
+	CTRACE_STATE_WAIT = 3,    /* off CPU, not runnable; see the reason */
+	CTRACE_STATE_UNKNOWN = 4, /* no source says */
+};
+
+/* One interval of a thread's state timeline. */
+struct ctrace_interval {
+	uint32_t pid, tid;
+	int64_t begin_ns, end_ns;   /* CLOCK_MONOTONIC */
+	uint32_t state;             /* enum ctrace_state */
+	uint32_t reason;            /* WAIT: sync, io, sleep, or syscall (other); else 0 */
+	const char *call;           /* the traced call it is inside, or NULL */
+	uint64_t object;            /* sync: the object's address */
+	int64_t fd;                 /* I/O: the fd, else -1 */
+	uint32_t fd_kind;
+	uint64_t stack;             /* the call's stack id (per process), 0 when none */
+	uint32_t waker_tid;         /* sync waits: the thread whose wake ended it, 0 unknown */
+	int64_t wake_ns;            /* when it woke it */
+};
+
+/* The statistics of one thread inside the trace window; durations in ns. */
+struct ctrace_thread_stats {
+	uint32_t pid, tid;
+	const char *name;           /* the last name it had; "" when none */
+	int64_t start_ns;           /* first moment inside the trace, from the trace start */
+	int64_t duration_ns;        /* = user + sys + idle + wait + unknown */
+	int64_t user_ns, sys_ns, idle_ns, wait_ns, unknown_ns;
+	int64_t sync_ns, io_ns, sleep_ns, other_ns; /* wait_ns split by reason */
+	uint64_t blocks;            /* blocking episodes */
+	uint64_t blocks_sync, blocks_io, blocks_sleep, blocks_other;
+	uint64_t syscalls;          /* traced calls other than synchronization */
+	int64_t err_ns;             /* time in calls that failed */
+	uint64_t sched;             /* involuntary context switches (preemptions) */
+	uint64_t allocs, alloc_bytes;
+	int ended;                  /* the thread ended inside the trace */
+	int estimated;              /* no context-switch records: split from kernel totals */
+};
+
+/* A latency distribution: episode durations in ns; quantiles within 3%. */
+struct ctrace_latency {
+	uint64_t count;
+	int64_t total_ns, min_ns, p50_ns, p90_ns, p99_ns, max_ns;
+};
+
+typedef struct ctrace_model ctrace_model;
+
+/* Optional callbacks while a model is built. A callback returning non-zero stops it. */
+struct ctrace_model_callbacks {
+	void *userdata;
+	/* every state interval, per thread in time order, as soon as it is known */
+	int (*interval)(void *userdata, const struct ctrace_interval *iv);
+	/* every event as read, with its generation (tasks, regions, logs for exporters) */
+	int (*event)(void *userdata, const ctrace_gen *g, const struct ctrace_event *ev);
+	/* progress: bytes of the trace read so far and in all */
+	void (*progress)(void *userdata, uint64_t done, uint64_t total);
+};
+
+/**
+ * Read every generation of @r and build the model. Memory grows with threads, stacks and
+ * distinct call kinds, not with events. A truncated or corrupt trace gives the model of
+ * what was readable and a warning saying where it stopped.
+ * @return 0 with *out set (the caller frees it), CTRACE_ENOMEM, or the error of a trace
+ *         with no readable generation.
+ */
+CTRACE_API int ctrace_model_build(ctrace_reader *r, const struct ctrace_model_callbacks *cb,
+				  ctrace_model **out);
+
+/** Free a model. Accepts NULL. */
+CTRACE_API void ctrace_model_free(ctrace_model *m);
+
+/** @return the number of threads; they are ordered by pid, then start time. */
+CTRACE_API size_t ctrace_model_thread_count(const ctrace_model *m);
+
+/** @return thread @i's statistics (owned by the model), or NULL past the end. */
+CTRACE_API const struct ctrace_thread_stats *ctrace_model_thread(const ctrace_model *m, size_t i);
+
+/**
+ * The latency distribution of thread @i's episodes for @reason (a ctrace_reason, or
+ * CTRACE_REASON_NONE for run-queue delays), or of all threads when @i is SIZE_MAX.
+ * @return 0, or CTRACE_EINVAL.
+ */
+CTRACE_API int ctrace_model_latency(const ctrace_model *m, size_t i, uint32_t reason,
+				    struct ctrace_latency *out);
+
+/** @return the number of call kinds ("read on socket", "pthread_mutex_lock", ...). */
+CTRACE_API size_t ctrace_model_call_kind_count(const ctrace_model *m);
+
+/**
+ * Call kind @i: its name (owned by the model) and latency distribution over all threads.
+ * @return the name, or NULL past the end.
+ */
+CTRACE_API const char *ctrace_model_call_kind(const ctrace_model *m, size_t i, uint32_t *reason,
+					      struct ctrace_latency *out);
+
+/** @return the number of warnings (lost events, missing sources, damage). */
+CTRACE_API size_t ctrace_model_warning_count(const ctrace_model *m);
+
+/** @return warning @i, one line, owned by the model. */
+CTRACE_API const char *ctrace_model_warning(const ctrace_model *m, size_t i);
+
+/** The trace window: its first and last moment (CLOCK_MONOTONIC ns). */
+CTRACE_API void ctrace_model_window(const ctrace_model *m, int64_t *start_ns, int64_t *end_ns);
+
+/** Events read, and events the recorder reported lost. */
+CTRACE_API void ctrace_model_counts(const ctrace_model *m, uint64_t *events, uint64_t *lost);
+
+enum ctrace_profile_kind {
+	CTRACE_PROFILE_SYNC = 0,    /* blocked time and count on synchronization, by stack */
+	CTRACE_PROFILE_IO = 1,      /* time and count in I/O calls */
+	CTRACE_PROFILE_SYSCALL = 2, /* time and count in other syscalls (sleeps included) */
+	CTRACE_PROFILE_SCHED = 3,   /* run-queue delay */
+	CTRACE_PROFILE_ALLOC = 4,   /* sampled allocations: objects and bytes */
+	CTRACE_PROFILE_CPU = 5,     /* CPU samples */
+};
+
+/**
+ * A profile of the trace as a gzipped profile.proto (what `go tool pprof` reads).
+ * @return 0 with *out (malloc'd, the caller frees it) and *len set, or a negative error.
+ */
+CTRACE_API int ctrace_model_pprof(const ctrace_model *m, enum ctrace_profile_kind kind,
+				  uint8_t **out, size_t *len);
+
+/** @return the name of a state ("user", "sys", "idle", "wait", "unknown"). */
+CTRACE_API const char *ctrace_state_name(uint32_t state);
+
+/** @return the size of the trace in bytes. */
+CTRACE_API uint64_t ctrace_reader_size(const ctrace_reader *r);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,90 @@
+#include <stdlib.h>
+
+#include "hist.h"
+
+static unsigned bucket_of(uint64_t v)
+{
+	if (v < (1u << CTR_HIST_SUB_BITS))
+		return (unsigned)v;
+	unsigned e = 63u - (unsigned)__builtin_clzll(v); /* >= SUB_BITS */
+	unsigned sub = (unsigned)(v >> (e - CTR_HIST_SUB_BITS)) & ((1u << CTR_HIST_SUB_BITS) - 1);
+	return ((e - CTR_HIST_SUB_BITS + 1) << CTR_HIST_SUB_BITS) + sub;
+}
+
+/* The middle of bucket @b's range. */
+static uint64_t bucket_value(unsigned b)
+{
+	if (b < (1u << CTR_HIST_SUB_BITS))
+		return b;
+	unsigned e = (b >> CTR_HIST_SUB_BITS) + CTR_HIST_SUB_BITS - 1;
+	uint64_t sub = b & ((1u << CTR_HIST_SUB_BITS) - 1);
+	uint64_t lo = (1ull << e) + (sub << (e - CTR_HIST_SUB_BITS));
+	uint64_t width = 1ull << (e - CTR_HIST_SUB_BITS);
+	return lo + width / 2;
+}
+
+int ctr_hist_add(struct ctr_hist *h, uint64_t v)
+{
+	if (h->count == 0 || v < h->min)
+		h->min = v;
+	if (v > h->max)
+		h->max = v;
+	h->count++;
+	h->total += v;
+	if (!h->buckets) {
+		h->buckets = calloc(CTR_HIST_BUCKETS, sizeof(*h->buckets));
+		if (!h->buckets)
+			return -1;
+	}
+	h->buckets[bucket_of(v)]++;
+	return 0;
+}
+
+int ctr_hist_merge(struct ctr_hist *dst, const struct ctr_hist *src)
+{
+	if (!src->count)
+		return 0;
+	if (dst->count == 0 || src->min < dst->min)
+		dst->min = src->min;
+	if (src->max > dst->max)
+		dst->max = src->max;
+	dst->count += src->count;
+	dst->total += src->total;
+	if (!src->buckets)
+		return 0;
+	if (!dst->buckets) {
+		dst->buckets = calloc(CTR_HIST_BUCKETS, sizeof(*dst->buckets));
+		if (!dst->buckets)
+			return -1;
+	}
+	for (unsigned i = 0; i < CTR_HIST_BUCKETS; i++)
+		dst->buckets[i] += src->buckets[i];
+	return 0;
+}
+
+uint64_t ctr_hist_quantile(const struct ctr_hist *h, double q)
+{
+	if (!h->count || !h->buckets)
+		return h->count ? h->min : 0;
+	uint64_t bucketed = 0;
+	for (unsigned i = 0; i < CTR_HIST_BUCKETS; i++)
+		bucketed += h->buckets[i];
+	uint64_t rank = (uint64_t)(q * (double)bucketed);
+	if (rank >= bucketed)
+		rank = bucketed - 1;
+	uint64_t seen = 0;
+	for (unsigned i = 0; i < CTR_HIST_BUCKETS; i++) {
+		seen += h->buckets[i];
+		if (seen > rank) {
+			uint64_t v = bucket_value(i);
+			return v < h->min ? h->min : v > h->max ? h->max : v;
+		}
+	}
+	return h->max;
+}
+
+void ctr_hist_free(struct ctr_hist *h)
+{
+	free(h->buckets);
+	h->buckets = NULL;
+}

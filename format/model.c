@@ -1,0 +1,1016 @@
+/*
+ * The model: every thread's state timeline, its statistics, latency distributions and
+ * profile samples, built in one pass over the trace with memory proportional to threads,
+ * stacks and distinct call kinds. This is the one definition of the numbers `ctrace stats`,
+ * the pprof and Chrome exporters and the viewer show; README.md documents it.
+ *
+ * A thread is, at each moment:
+ *   on CPU outside a traced call          User
+ *   on CPU inside a traced call           Sys
+ *   switched out while runnable           Idle   (a preempted switch record)
+ *   switched out, not runnable, in call   Wait, with the call's reason
+ *   switched out, not runnable, no call   Wait, reason other (faults, untraced calls)
+ *   nothing says                          Unknown
+ * With context-switch records, on/off CPU comes from them; the kernel's run-queue total
+ * (schedstat) then moves the wake-up latency hidden inside voluntary switch-outs from
+ * Wait to Idle. Without them, time in calls is Wait and time outside is User, and the
+ * kernel's on-CPU and run-queue totals correct the split (the thread is marked estimated).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+
+/* A call episode this short that never left the CPU is not a "block" without switch data. */
+#define BLOCK_MIN_NS 20000
+
+struct mthread {
+	struct ctrace_thread_stats st;
+	uint32_t pid, tid;
+	size_t proc;            /* index in the model's procs (they move when they grow) */
+	int started, ended, existing;
+	int64_t switch_out_ns;
+	int64_t start_ns, end_ns;
+	int64_t cur_ns;         /* where the open interval begins */
+	int pending;            /* existing thread, nothing seen yet: state unknown */
+	int on_cpu, preempted;
+	int saw_switch;
+	/* the episode in progress */
+	int in_call;            /* 0 none, 1 block (sync), 2 call */
+	const char *call;
+	uint32_t reason;
+	uint64_t object;
+	int64_t fd;
+	uint32_t fd_kind;
+	uint64_t stack;
+	int64_t ep_begin;
+	int ep_off;             /* left the CPU voluntarily during the episode */
+	uint32_t waker_tid;
+	int64_t wake_ns;
+	/* accumulated time */
+	int64_t acc[5];         /* by state */
+	int64_t wait_by[6];     /* by reason */
+	int64_t idle_preempt;
+	uint64_t ss_first[3], ss_last[3];
+	int have_ss_first, have_ss_last;
+	struct ctr_hist lat[CTR_LAT_KINDS];
+	const char *name;
+};
+
+struct wake {
+	uint32_t tid;
+	int64_t ns;
+};
+
+struct call_kind {
+	const char *name;
+	uint32_t reason;
+	struct ctr_hist lat;
+};
+
+struct ctrace_model {
+	struct mthread *threads;
+	size_t nthreads, threads_cap;
+	struct ctr_u64map by_id;        /* pid << 32 | tid -> thread index + 1 */
+	struct ctr_proc *procs;
+	size_t nprocs, procs_cap;
+	struct wake *wakes;
+	size_t nwakes, wakes_cap;
+	struct call_kind *kinds;
+	size_t nkinds, kinds_cap;
+	struct ctr_u64map kind_by_name; /* interned name pointer -> kind index + 1 */
+	/* interned strings */
+	char **pool;
+	size_t npool, pool_cap;
+	struct ctr_u64map strings;      /* hash -> pool index + 1 (chained by probing) */
+	/* stacks and profile samples */
+	struct ctr_model_frames fr;
+	struct ctr_sample *samples;
+	size_t nsamples, samples_cap;
+	struct ctr_u64map sample_index; /* key hash -> sample index + 1 */
+	/* warnings */
+	char **warnings;
+	size_t nwarnings;
+	int64_t start_ns, end_ns;
+	uint64_t events, lost;
+	int failed;                     /* out of memory somewhere: numbers are partial */
+	const struct ctrace_model_callbacks *cb;
+};
+
+static int grow(void **arr, size_t *cap, size_t need, size_t elem)
+{
+	if (need <= *cap)
+		return 0;
+	size_t n = *cap ? *cap * 2 : 16;
+	while (n < need)
+		n *= 2;
+	void *p = realloc(*arr, n * elem);
+	if (!p)
+		return -1;
+	*arr = p;
+	*cap = n;
+	return 0;
+}
+
+static void warn(struct ctrace_model *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void warn(struct ctrace_model *m, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	for (size_t i = 0; i < m->nwarnings; i++)
+		if (strcmp(m->warnings[i], buf) == 0)
+			return;
+	char **w = realloc(m->warnings, (m->nwarnings + 1) * sizeof(*w));
+	if (!w)
+		return;
+	m->warnings = w;
+	if ((w[m->nwarnings] = strdup(buf)))
+		m->nwarnings++;
+}
+
+static uint64_t hash_bytes(const void *p, size_t len)
+{
+	const uint8_t *b = p;
+	uint64_t h = 0xcbf29ce484222325ull ^ len;
+	for (size_t i = 0; i < len; i++) {
+		h ^= b[i];
+		h *= 0x100000001b3ull;
+	}
+	return h ? h : 1;
+}
+
+const char *ctr_model_intern(struct ctrace_model *m, const char *s, size_t len)
+{
+	if (!s)
+		return NULL;
+	uint64_t h = hash_bytes(s, len), idx;
+	/* Equal hashes of different strings probe on to the next key. */
+	for (uint64_t k = h;; k = ctr_mix64(k) | 1) {
+		if (!ctr_u64map_get(&m->strings, k, &idx)) {
+			if (grow((void **)&m->pool, &m->pool_cap, m->npool + 1, sizeof(char *)) < 0)
+				goto oom;
+			char *c = malloc(len + 1);
+			if (!c)
+				goto oom;
+			memcpy(c, s, len);
+			c[len] = 0;
+			m->pool[m->npool++] = c;
+			if (ctr_u64map_put(&m->strings, k, m->npool) < 0)
+				goto oom;
+			return c;
+		}
+		const char *c = m->pool[idx - 1];
+		if (strlen(c) == len && memcmp(c, s, len) == 0)
+			return c;
+	}
+oom:
+	m->failed = 1;
+	return "";
+}
+
+static struct ctr_proc *proc_of(struct ctrace_model *m, uint32_t pid)
+{
+	for (size_t i = m->nprocs; i-- > 0;)
+		if (m->procs[i].pid == pid)
+			return &m->procs[i];
+	if (grow((void **)&m->procs, &m->procs_cap, m->nprocs + 1, sizeof(*m->procs)) < 0) {
+		m->failed = 1;
+		return NULL;
+	}
+	struct ctr_proc *p = &m->procs[m->nprocs++];
+	memset(p, 0, sizeof(*p));
+	p->pid = pid;
+	p->end_ns = INT64_MIN;
+	return p;
+}
+
+static struct mthread *thread_new(struct ctrace_model *m, struct ctr_proc *p, uint32_t tid,
+				  int64_t t)
+{
+	if (grow((void **)&m->threads, &m->threads_cap, m->nthreads + 1, sizeof(*m->threads)) < 0) {
+		m->failed = 1;
+		return NULL;
+	}
+	struct mthread *th = &m->threads[m->nthreads++];
+	memset(th, 0, sizeof(*th));
+	th->pid = p->pid;
+	th->tid = tid;
+	th->proc = (size_t)(p - m->procs);
+	th->start_ns = th->cur_ns = t;
+	th->on_cpu = 1;
+	th->fd = -1;
+	th->name = "";
+	if (ctr_u64map_put(&m->by_id, (uint64_t)p->pid << 32 | tid, m->nthreads) < 0)
+		m->failed = 1;
+	return th;
+}
+
+static struct mthread *thread_of(struct ctrace_model *m, struct ctr_proc *p, uint32_t tid,
+				 int64_t t)
+{
+	uint64_t idx;
+	if (ctr_u64map_get(&m->by_id, (uint64_t)p->pid << 32 | tid, &idx))
+		return &m->threads[idx - 1];
+	/* A thread seen first through an ordinary event: it was there, but since when is
+	 * unknown. */
+	struct mthread *th = thread_new(m, p, tid, t);
+	if (th) {
+		th->started = 1;
+		th->existing = 1;
+	}
+	return th;
+}
+
+/* The state of the open interval. */
+static uint32_t state_now(const struct ctrace_model *m, const struct mthread *th,
+			  uint32_t *reason)
+{
+	*reason = 0;
+	if (th->pending) {
+		if (th->in_call) {
+			*reason = th->reason;
+			return CTRACE_STATE_WAIT;
+		}
+		return CTRACE_STATE_UNKNOWN;
+	}
+	if (m->procs[th->proc].switches) {
+		if (th->on_cpu)
+			return th->in_call ? CTRACE_STATE_SYS : CTRACE_STATE_USER;
+		if (th->preempted)
+			return CTRACE_STATE_IDLE;
+		*reason = th->in_call ? th->reason : CTRACE_REASON_SYSCALL;
+		return CTRACE_STATE_WAIT;
+	}
+	/* No switch records: in a call is waiting, outside is running (corrected later). */
+	if (th->in_call) {
+		*reason = th->reason;
+		return CTRACE_STATE_WAIT;
+	}
+	return CTRACE_STATE_USER;
+}
+
+static int lat_index(uint32_t reason)
+{
+	return reason >= 1 && reason <= 4 ? (int)reason : -1;
+}
+
+/* Close the open interval at @t: account it and hand it out. */
+static int close_at(struct ctrace_model *m, struct mthread *th, int64_t t, int episode_end)
+{
+	if (t <= th->cur_ns)
+		return 0;
+	uint32_t reason;
+	uint32_t state = state_now(m, th, &reason);
+	int64_t d = t - th->cur_ns;
+	th->acc[state] += d;
+	if (state == CTRACE_STATE_WAIT)
+		th->wait_by[reason < 6 ? reason : CTRACE_REASON_SYSCALL] += d;
+	int rc = 0;
+	if (m->cb && m->cb->interval) {
+		struct ctrace_interval iv = {
+			.pid = th->pid,
+			.tid = th->tid,
+			.begin_ns = th->cur_ns,
+			.end_ns = t,
+			.state = state,
+			.reason = reason,
+			.call = th->in_call ? th->call : NULL,
+			.object = th->in_call == 1 ? th->object : 0,
+			.fd = th->in_call == 2 ? th->fd : -1,
+			.fd_kind = th->in_call == 2 ? th->fd_kind : 0,
+			.stack = th->in_call ? th->stack : 0,
+			.waker_tid = episode_end ? th->waker_tid : 0,
+			.wake_ns = episode_end ? th->wake_ns : 0,
+		};
+		rc = m->cb->interval(m->cb->userdata, &iv);
+	}
+	th->cur_ns = t;
+	return rc;
+}
+
+/* ---- profile samples ---- */
+
+static void add_sample(struct ctrace_model *m, uint32_t kind, uint32_t pid, uint64_t stack,
+		       const char *thread, int64_t count, int64_t value)
+{
+	uint64_t key = ctr_mix64(((uint64_t)kind << 56) ^ ((uint64_t)pid << 24) ^ stack ^
+				 (stack ? 0 : (uint64_t)(uintptr_t)thread));
+	uint64_t idx;
+	for (uint64_t k = key | 1;; k = ctr_mix64(k) | 1) {
+		if (!ctr_u64map_get(&m->sample_index, k, &idx)) {
+			if (grow((void **)&m->samples, &m->samples_cap, m->nsamples + 1,
+				 sizeof(*m->samples)) < 0 ||
+			    ctr_u64map_put(&m->sample_index, k, m->nsamples + 1) < 0) {
+				m->failed = 1;
+				return;
+			}
+			m->samples[m->nsamples++] = (struct ctr_sample){
+				kind, pid, stack, stack ? NULL : thread, count, value
+			};
+			return;
+		}
+		struct ctr_sample *s = &m->samples[idx - 1];
+		if (s->kind == kind && s->pid == pid && s->stack == stack &&
+		    (stack || s->thread == thread)) {
+			s->count += count;
+			s->value += value;
+			return;
+		}
+	}
+}
+
+/* Keep the frames of stack @id of @g, the first time the process's events name it. */
+static void note_stack(struct ctrace_model *m, struct ctr_proc *p, const ctrace_gen *g,
+		       uint64_t id)
+{
+	uint64_t idx;
+	if (!id || ctr_u64map_get(&p->stacks, id, &idx))
+		return;
+	const uint32_t *fids;
+	int depth = ctrace_gen_stack(g, id, &fids);
+	if (depth < 0)
+		depth = 0;
+	struct ctr_model_frames *f = &m->fr;
+	if (grow((void **)&f->frames, &f->cap, f->nframes + (size_t)depth, sizeof(*f->frames)) < 0 ||
+	    grow((void **)&f->stacks, &f->stacks_cap, f->nstacks + 1, sizeof(*f->stacks)) < 0) {
+		m->failed = 1;
+		return;
+	}
+	struct ctr_stack *s = &f->stacks[f->nstacks];
+	s->first = f->nframes;
+	s->depth = 0;
+	for (int i = 0; i < depth; i++) {
+		const struct ctrace_frame *src = ctrace_gen_frame(g, fids[i]);
+		if (!src)
+			continue;
+		struct ctr_frame *dst = &f->frames[f->nframes++];
+		dst->pc = src->pc;
+		dst->line = src->line;
+		dst->function = src->function ? ctr_model_intern(m, src->function, strlen(src->function)) : NULL;
+		dst->file = src->file ? ctr_model_intern(m, src->file, strlen(src->file)) : NULL;
+		dst->mapping = src->mapping ? ctr_model_intern(m, src->mapping, strlen(src->mapping)) : NULL;
+		dst->build_id = src->build_id_len
+			? (const uint8_t *)ctr_model_intern(m, (const char *)src->build_id, src->build_id_len)
+			: NULL;
+		dst->build_id_len = src->build_id_len;
+		s->depth++;
+	}
+	f->nstacks++;
+	if (ctr_u64map_put(&p->stacks, id, f->nstacks) < 0)
+		m->failed = 1;
+}
+
+uint32_t ctr_model_stack(const struct ctrace_model *m, uint32_t pid, uint64_t stack,
+			 const struct ctr_frame **frames)
+{
+	for (size_t i = 0; i < m->nprocs; i++) {
+		uint64_t idx;
+		if (m->procs[i].pid != pid || !ctr_u64map_get(&m->procs[i].stacks, stack, &idx))
+			continue;
+		const struct ctr_stack *s = &m->fr.stacks[idx - 1];
+		*frames = m->fr.frames + s->first;
+		return s->depth;
+	}
+	*frames = NULL;
+	return 0;
+}
+
+void ctr_model_samples(const struct ctrace_model *m, const struct ctr_sample **samples, size_t *n)
+{
+	*samples = m->samples;
+	*n = m->nsamples;
+}
+
+/* ---- events ---- */
+
+static const char *call_kind_name(struct ctrace_model *m, const char *call, uint32_t fd_kind,
+				  int io)
+{
+	char buf[96];
+	if (!io || fd_kind == CTRACE_FD_UNKNOWN)
+		return call;
+	snprintf(buf, sizeof(buf), "%s on %s", call, ctrace_fd_kind_name(fd_kind));
+	return ctr_model_intern(m, buf, strlen(buf));
+}
+
+static void kind_add(struct ctrace_model *m, const char *name, uint32_t reason, int64_t d)
+{
+	uint64_t idx;
+	if (!ctr_u64map_get(&m->kind_by_name, (uintptr_t)name, &idx)) {
+		if (grow((void **)&m->kinds, &m->kinds_cap, m->nkinds + 1, sizeof(*m->kinds)) < 0 ||
+		    ctr_u64map_put(&m->kind_by_name, (uintptr_t)name, m->nkinds + 1) < 0) {
+			m->failed = 1;
+			return;
+		}
+		memset(&m->kinds[m->nkinds], 0, sizeof(*m->kinds));
+		m->kinds[m->nkinds].name = name;
+		m->kinds[m->nkinds].reason = reason;
+		idx = ++m->nkinds;
+	}
+	if (ctr_hist_add(&m->kinds[idx - 1].lat, (uint64_t)d) < 0)
+		m->failed = 1;
+}
+
+static void episode_begin(struct ctrace_model *m, struct mthread *th, const ctrace_gen *g,
+			  const struct ctrace_event *ev, int block)
+{
+	const struct ctrace_call *c = ctrace_gen_call(g, block ? ev->args[1] : ev->args[0]);
+	close_at(m, th, ev->time_ns, 0);
+	th->pending = 0;
+	th->in_call = block ? 1 : 2;
+	th->call = c && c->name ? ctr_model_intern(m, c->name, strlen(c->name)) : "?";
+	th->reason = block ? (uint32_t)ev->args[0] : c ? c->reason : CTRACE_REASON_SYSCALL;
+	if (th->reason == CTRACE_REASON_NONE || th->reason > CTRACE_REASON_SYSCALL)
+		th->reason = CTRACE_REASON_SYSCALL;
+	th->object = block ? ev->args[2] : 0;
+	th->fd = block ? -1 : (int64_t)ev->args[1];
+	th->fd_kind = block ? 0 : (uint32_t)ev->args[2];
+	th->stack = ev->args[3];
+	th->ep_begin = ev->time_ns;
+	th->ep_off = 0;
+	th->waker_tid = 0;
+	th->wake_ns = 0;
+	note_stack(m, &m->procs[th->proc], g, th->stack);
+}
+
+static void episode_end(struct ctrace_model *m, struct mthread *th, const ctrace_gen *g,
+			const struct ctrace_event *ev, int block)
+{
+	if (!th->in_call)
+		return; /* its begin was before the trace, or lost */
+	int64_t t = ev->time_ns;
+	int64_t d = t - th->ep_begin;
+	if (d < 0)
+		d = 0;
+	if (block && th->object) {
+		uint64_t wi;
+		if (ctr_u64map_get(&m->procs[th->proc].wakes, th->object, &wi)) {
+			const struct wake *w = &m->wakes[wi];
+			if (w->tid != th->tid && w->ns >= th->ep_begin && w->ns <= t) {
+				th->waker_tid = w->tid;
+				th->wake_ns = w->ns;
+			}
+		}
+	}
+	if (!block && ev->args[2]) { /* a slow call carries its stack at its end */
+		th->stack = ev->args[2];
+		note_stack(m, &m->procs[th->proc], g, th->stack);
+	}
+	close_at(m, th, t, 1);
+
+	int64_t result = (int64_t)ev->args[0];
+	int failed = block ? result != 0 : result < 0;
+	if (failed)
+		th->st.err_ns += d;
+	int blocked = th->in_call == 1 ||
+		      (m->procs[th->proc].switches ? th->ep_off : d >= BLOCK_MIN_NS);
+	if (blocked) {
+		th->st.blocks++;
+		switch (th->reason) {
+		case CTRACE_REASON_SYNC: th->st.blocks_sync++; break;
+		case CTRACE_REASON_IO: th->st.blocks_io++; break;
+		case CTRACE_REASON_SLEEP: th->st.blocks_sleep++; break;
+		default: th->st.blocks_other++; break;
+		}
+	}
+	if (th->in_call == 2)
+		th->st.syscalls++;
+	int li = lat_index(th->reason);
+	if (li >= 0 && ctr_hist_add(&th->lat[li], (uint64_t)d) < 0)
+		m->failed = 1;
+	kind_add(m, call_kind_name(m, th->call, th->fd_kind, th->reason == CTRACE_REASON_IO),
+		 th->reason, d);
+	uint32_t pk = th->reason == CTRACE_REASON_SYNC ? CTRACE_PROFILE_SYNC
+		      : th->reason == CTRACE_REASON_IO ? CTRACE_PROFILE_IO
+							: CTRACE_PROFILE_SYSCALL;
+	add_sample(m, pk, th->pid, th->stack, th->stack ? NULL : th->name, 1, d);
+	th->in_call = 0;
+	th->call = NULL;
+	th->stack = 0;
+}
+
+static void on_switch(struct ctrace_model *m, struct mthread *th, const struct ctrace_event *ev)
+{
+	int out = ev->type == CTRACE_EV_SWITCH_OUT;
+	if (th->pending) {
+		/* The first switch tells what the thread was doing since the capture began:
+		 * switched in, so it was off CPU; switched out, so it was on. */
+		th->pending = 0;
+		th->on_cpu = out;
+		th->preempted = 0;
+	}
+	close_at(m, th, ev->time_ns, 0);
+	th->saw_switch = 1;
+	if (out) {
+		th->on_cpu = 0;
+		th->preempted = ev->args[1] & 1;
+		th->switch_out_ns = ev->time_ns;
+		if (th->preempted)
+			th->st.sched++;
+		else if (th->in_call)
+			th->ep_off = 1;
+		return;
+	}
+	if (!th->on_cpu && th->preempted) {
+		int64_t d = ev->time_ns - th->switch_out_ns;
+		if (d > 0) {
+			th->idle_preempt += d;
+			if (ctr_hist_add(&th->lat[0], (uint64_t)d) < 0)
+				m->failed = 1;
+			uint64_t stack = th->in_call ? th->stack : 0;
+			add_sample(m, CTRACE_PROFILE_SCHED, th->pid, stack, stack ? NULL : th->name,
+				   1, d);
+		}
+	}
+	th->on_cpu = 1;
+	th->preempted = 0;
+}
+
+static void on_state(struct ctrace_model *m, struct mthread *th, const ctrace_gen *g,
+		     const struct ctrace_event *ev)
+{
+	/* A snapshot: the thread was inside a call when the capture began. */
+	if (ev->args[0] == 0 || th->in_call)
+		return;
+	const struct ctrace_call *c = ctrace_gen_call(g, ev->args[2]);
+	th->in_call = ev->args[1] == CTRACE_REASON_SYNC ? 1 : 2;
+	th->call = c && c->name ? ctr_model_intern(m, c->name, strlen(c->name)) : "?";
+	th->reason = (uint32_t)ev->args[1];
+	if (th->reason == CTRACE_REASON_NONE || th->reason > CTRACE_REASON_SYSCALL)
+		th->reason = CTRACE_REASON_SYSCALL;
+	th->object = th->in_call == 1 ? ev->args[3] : 0;
+	th->fd = th->in_call == 2 ? (int64_t)ev->args[3] : -1;
+	th->fd_kind = 0;
+	th->stack = 0;
+	th->ep_begin = ctrace_gen_ticks_to_ns(g, ev->args[4]);
+	if (th->ep_begin > ev->time_ns)
+		th->ep_begin = ev->time_ns;
+	th->ep_off = 1;
+}
+
+static void on_name(struct ctrace_model *m, struct ctr_proc *p, struct mthread *th,
+		    const struct ctrace_event *ev)
+{
+	struct mthread *named = th;
+	if (ev->args[0] && ev->args[0] != th->tid)
+		named = thread_of(m, p, (uint32_t)ev->args[0], ev->time_ns);
+	if (named && ev->blob)
+		named->name = ctr_model_intern(m, ev->blob, ev->blob_len);
+}
+
+static void on_start(struct ctrace_model *m, struct ctr_proc *p, struct mthread **thp,
+		     const struct ctrace_event *ev)
+{
+	struct mthread *th = *thp;
+	int existing = (ev->args[2] & CTRACE_THREAD_EXISTING) != 0;
+	if (th && th->started && !th->ended && existing)
+		return; /* the same thread in the next image of the process (after exec) */
+	if (!th || th->started) {
+		/* A new thread, or a tid used again after the first one ended. */
+		th = thread_new(m, p, ev->tid, ev->time_ns);
+		if (!th)
+			return;
+		*thp = th;
+	}
+	th->started = 1;
+	th->existing = existing;
+	th->start_ns = th->cur_ns = ev->time_ns;
+	/* A thread that existed before the capture: what it did until now is not known. */
+	th->pending = existing;
+	th->on_cpu = !existing;
+}
+
+static int handle(struct ctrace_model *m, struct ctr_proc *p, const ctrace_gen *g,
+		  const struct ctrace_event *ev)
+{
+	m->events++;
+	if (m->cb && m->cb->event) {
+		int rc = m->cb->event(m->cb->userdata, g, ev);
+		if (rc)
+			return rc;
+	}
+	if (ev->tid == 0) { /* process-wide records */
+		if (ev->type == CTRACE_EV_LOST)
+			m->lost += ev->args[0];
+		return 0;
+	}
+	uint64_t idx;
+	struct mthread *th = NULL;
+	if (ctr_u64map_get(&m->by_id, (uint64_t)p->pid << 32 | ev->tid, &idx))
+		th = &m->threads[idx - 1];
+	if (ev->type == CTRACE_EV_THREAD_START) {
+		on_start(m, p, &th, ev);
+		return 0;
+	}
+	if (th && th->ended &&
+	    (ev->type == CTRACE_EV_SCHEDSTAT || ev->type == CTRACE_EV_ALLOC_STATS ||
+	     ev->type == CTRACE_EV_LOST || ev->type == CTRACE_EV_THREAD_END ||
+	     ev->type == CTRACE_EV_SWITCH_OUT || ev->type == CTRACE_EV_SWITCH_IN)) {
+		/* Totals written for a thread as it ended, or by the writer at the end, and
+		 * the switches of its last moments in the kernel: still the ended thread. */
+		if (ev->type == CTRACE_EV_SCHEDSTAT) {
+			memcpy(th->ss_last, ev->args, sizeof(th->ss_last));
+			th->have_ss_last = 1;
+		} else if (ev->type == CTRACE_EV_ALLOC_STATS) {
+			th->st.allocs = ev->args[0];
+			th->st.alloc_bytes = ev->args[1];
+		} else if (ev->type == CTRACE_EV_LOST) {
+			m->lost += ev->args[0];
+		}
+		return 0;
+	}
+	if (!th || th->ended) {
+		if (ev->type == CTRACE_EV_THREAD_END)
+			return 0;
+		th = thread_new(m, p, ev->tid, ev->time_ns);
+		if (!th)
+			return 0;
+		th->started = 1;
+		th->existing = 1;
+		th->pending = 1;
+	}
+	if (ev->time_ns < th->cur_ns)
+		return 0; /* out of order (a damaged trace): ignore rather than go back in time */
+
+	switch (ev->type) {
+	case CTRACE_EV_THREAD_END:
+		close_at(m, th, ev->time_ns, 0);
+		th->ended = 1;
+		th->end_ns = ev->time_ns;
+		break;
+	case CTRACE_EV_THREAD_NAME:
+		on_name(m, p, th, ev);
+		break;
+	case CTRACE_EV_THREAD_CREATE:
+		note_stack(m, p, g, ev->args[1]);
+		break;
+	case CTRACE_EV_BLOCK_BEGIN:
+		episode_begin(m, th, g, ev, 1);
+		break;
+	case CTRACE_EV_CALL_BEGIN:
+		episode_begin(m, th, g, ev, 0);
+		break;
+	case CTRACE_EV_BLOCK_END:
+		episode_end(m, th, g, ev, 1);
+		break;
+	case CTRACE_EV_CALL_END:
+		episode_end(m, th, g, ev, 0);
+		break;
+	case CTRACE_EV_WAKE: {
+		if (grow((void **)&m->wakes, &m->wakes_cap, m->nwakes + 1, sizeof(*m->wakes)) < 0)
+			break;
+		uint64_t wi;
+		if (ctr_u64map_get(&p->wakes, ev->args[1], &wi)) {
+			m->wakes[wi] = (struct wake){ ev->tid, ev->time_ns };
+		} else {
+			m->wakes[m->nwakes] = (struct wake){ ev->tid, ev->time_ns };
+			if (ctr_u64map_put(&p->wakes, ev->args[1], m->nwakes++) < 0)
+				m->failed = 1;
+		}
+		break;
+	}
+	case CTRACE_EV_SWITCH_OUT:
+	case CTRACE_EV_SWITCH_IN:
+		on_switch(m, th, ev);
+		break;
+	case CTRACE_EV_SCHEDSTAT:
+		if (!th->have_ss_first) {
+			memcpy(th->ss_first, ev->args, sizeof(th->ss_first));
+			th->have_ss_first = 1;
+		}
+		memcpy(th->ss_last, ev->args, sizeof(th->ss_last));
+		th->have_ss_last = 1;
+		break;
+	case CTRACE_EV_ALLOC_STATS:
+		th->st.allocs = ev->args[0];
+		th->st.alloc_bytes = ev->args[1];
+		break;
+	case CTRACE_EV_ALLOC:
+		note_stack(m, p, g, ev->args[3]);
+		add_sample(m, CTRACE_PROFILE_ALLOC, p->pid, ev->args[3], ev->args[3] ? NULL : th->name,
+			   1, (int64_t)ev->args[4]);
+		break;
+	case CTRACE_EV_CPU_SAMPLE:
+		note_stack(m, p, g, ev->args[0]);
+		add_sample(m, CTRACE_PROFILE_CPU, p->pid, ev->args[0], ev->args[0] ? NULL : th->name,
+			   1, 0);
+		break;
+	case CTRACE_EV_STATE:
+		on_state(m, th, g, ev);
+		break;
+	case CTRACE_EV_LOST:
+		m->lost += ev->args[0];
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+/* ---- finishing ---- */
+
+/* Move @amount of wait time to @to, taken from the reasons in proportion. */
+static void take_from_wait(struct mthread *th, int64_t amount, int to)
+{
+	int64_t wait = th->acc[CTRACE_STATE_WAIT];
+	if (amount > wait)
+		amount = wait;
+	if (amount <= 0)
+		return;
+	int64_t moved = 0;
+	int last = -1;
+	for (int r = 0; r < 6; r++) {
+		if (!th->wait_by[r])
+			continue;
+		int64_t part = (int64_t)((__int128)th->wait_by[r] * amount / wait);
+		th->wait_by[r] -= part;
+		moved += part;
+		last = r;
+	}
+	if (last >= 0 && moved < amount) { /* rounding */
+		int64_t rest = amount - moved;
+		if (rest > th->wait_by[last])
+			rest = th->wait_by[last];
+		th->wait_by[last] -= rest;
+		moved += rest;
+	}
+	th->acc[CTRACE_STATE_WAIT] -= moved;
+	th->acc[to] += moved;
+}
+
+/* Bring the split in line with the kernel's totals (see the comment at the top). */
+static void correct(struct ctrace_model *m, struct mthread *th)
+{
+	int have_ss = th->have_ss_last;
+	uint64_t first[3] = { 0, 0, 0 };
+	if (th->existing) {
+		if (!th->have_ss_first || th->ss_last[0] < th->ss_first[0])
+			have_ss = 0;
+		else
+			memcpy(first, th->ss_first, sizeof(first));
+	}
+	int64_t oncpu = have_ss ? (int64_t)(th->ss_last[0] - first[0]) : 0;
+	int64_t runq = have_ss ? (int64_t)(th->ss_last[1] - first[1]) : 0;
+	if (runq < 0)
+		runq = 0;
+
+	if (m->procs[th->proc].switches) {
+		/* Wake-up latency inside voluntary switch-outs is run-queue time too. */
+		if (have_ss && runq > th->idle_preempt)
+			take_from_wait(th, runq - th->idle_preempt, CTRACE_STATE_IDLE);
+		return;
+	}
+	th->st.estimated = 1;
+	if (!have_ss)
+		return;
+	int64_t *a = th->acc;
+	int64_t user0 = a[CTRACE_STATE_USER], wait0 = a[CTRACE_STATE_WAIT];
+	int64_t both = user0 + wait0;
+	if (both <= 0)
+		return;
+	/* Idle: the kernel's run-queue total, taken from both sides in proportion. */
+	int64_t idle = runq < both ? runq : both;
+	int64_t idle_user = (int64_t)((__int128)idle * user0 / both);
+	a[CTRACE_STATE_USER] -= idle_user;
+	a[CTRACE_STATE_IDLE] += idle_user;
+	take_from_wait(th, idle - idle_user, CTRACE_STATE_IDLE);
+	/* User is at most the on-CPU total; the rest outside calls is unexplained. */
+	if (a[CTRACE_STATE_USER] > oncpu) {
+		a[CTRACE_STATE_UNKNOWN] += a[CTRACE_STATE_USER] - oncpu;
+		a[CTRACE_STATE_USER] = oncpu;
+	}
+	/* On-CPU time left over was spent inside calls: Sys. */
+	take_from_wait(th, oncpu - a[CTRACE_STATE_USER], CTRACE_STATE_SYS);
+}
+
+static int cmp_thread(const void *a, const void *b)
+{
+	const struct mthread *x = a, *y = b;
+	if (x->pid != y->pid)
+		return x->pid < y->pid ? -1 : 1;
+	if (x->start_ns != y->start_ns)
+		return x->start_ns < y->start_ns ? -1 : 1;
+	return x->tid < y->tid ? -1 : x->tid > y->tid;
+}
+
+static void finish(struct ctrace_model *m)
+{
+	int no_switches = 0;
+	for (size_t i = 0; i < m->nthreads; i++) {
+		struct mthread *th = &m->threads[i];
+		struct ctr_proc *p = &m->procs[th->proc];
+		int64_t end = th->ended ? th->end_ns : p->end_ns;
+		if (end < th->cur_ns)
+			end = th->cur_ns;
+		close_at(m, th, end, 0);
+		th->end_ns = end;
+		correct(m, th);
+		no_switches |= !p->switches;
+
+		struct ctrace_thread_stats *st = &th->st;
+		st->pid = th->pid;
+		st->tid = th->tid;
+		st->name = th->name;
+		st->start_ns = th->start_ns - m->start_ns;
+		st->duration_ns = th->end_ns - th->start_ns;
+		st->user_ns = th->acc[CTRACE_STATE_USER];
+		st->sys_ns = th->acc[CTRACE_STATE_SYS];
+		st->idle_ns = th->acc[CTRACE_STATE_IDLE];
+		st->wait_ns = th->acc[CTRACE_STATE_WAIT];
+		st->unknown_ns = th->acc[CTRACE_STATE_UNKNOWN];
+		st->sync_ns = th->wait_by[CTRACE_REASON_SYNC];
+		st->io_ns = th->wait_by[CTRACE_REASON_IO];
+		st->sleep_ns = th->wait_by[CTRACE_REASON_SLEEP];
+		st->other_ns = th->wait_by[CTRACE_REASON_SYSCALL] + th->wait_by[CTRACE_REASON_NONE] +
+			       th->wait_by[CTRACE_REASON_MEMORY];
+		st->ended = th->ended;
+	}
+	qsort(m->threads, m->nthreads, sizeof(*m->threads), cmp_thread);
+	if (no_switches)
+		warn(m, "no context-switch records: the User/Sys/Idle/Wait split is estimated from "
+			"the kernel's per-thread totals (see the 'estimated' threads)");
+	if (m->lost)
+		warn(m, "%llu events were lost: the recorder's buffers were full",
+		     (unsigned long long)m->lost);
+	if (m->failed)
+		warn(m, "out of memory while analysing: some numbers are incomplete");
+}
+
+CTRACE_API int ctrace_model_build(ctrace_reader *r, const struct ctrace_model_callbacks *cb,
+				  ctrace_model **out)
+{
+	struct ctrace_model *m = calloc(1, sizeof(*m));
+	ctrace_gen *g;
+	const struct ctrace_event *ev;
+	int n, gens = 0;
+
+	*out = NULL;
+	if (!m)
+		return CTRACE_ENOMEM;
+	m->cb = cb;
+	m->start_ns = ctrace_reader_start_ns(r);
+	m->end_ns = m->start_ns;
+	uint64_t total = ctrace_reader_size(r);
+	while ((n = ctrace_reader_next(r, &g)) == 1) {
+		gens++;
+		const struct ctrace_gen_info *gi = ctrace_gen_header(g);
+		struct ctr_proc *p = proc_of(m, gi->pid);
+		if (!p)
+			break;
+		if (gi->last_ns > p->end_ns)
+			p->end_ns = gi->last_ns;
+		if (gi->last_ns > m->end_ns)
+			m->end_ns = gi->last_ns;
+		const char *sw = ctrace_gen_info_value(g, "context_switches");
+		p->switches = sw && strcmp(sw, "perf") == 0;
+		if (sw && strcmp(sw, "perf") != 0 && strcmp(sw, "off") != 0)
+			warn(m, "pid %u: context switches %s", gi->pid, sw);
+		while ((n = ctrace_gen_next_event(g, &ev)) == 1) {
+			if (handle(m, p, g, ev)) {
+				n = 0;
+				goto done;
+			}
+		}
+		if (n < 0)
+			break;
+		if (cb && cb->progress)
+			cb->progress(cb->userdata, gi->offset + gi->compressed_size, total);
+	}
+done:
+	if (n < 0) {
+		if (!gens) {
+			ctrace_model_free(m);
+			return n;
+		}
+		warn(m, "%s; the analysis covers what came before", ctrace_reader_errmsg(r));
+	}
+	finish(m);
+	*out = m;
+	return 0;
+}
+
+CTRACE_API void ctrace_model_free(ctrace_model *m)
+{
+	if (!m)
+		return;
+	for (size_t i = 0; i < m->nthreads; i++)
+		for (int k = 0; k < CTR_LAT_KINDS; k++)
+			ctr_hist_free(&m->threads[i].lat[k]);
+	for (size_t i = 0; i < m->nprocs; i++) {
+		ctr_u64map_free(&m->procs[i].stacks);
+		ctr_u64map_free(&m->procs[i].wakes);
+	}
+	for (size_t i = 0; i < m->nkinds; i++)
+		ctr_hist_free(&m->kinds[i].lat);
+	for (size_t i = 0; i < m->npool; i++)
+		free(m->pool[i]);
+	for (size_t i = 0; i < m->nwarnings; i++)
+		free(m->warnings[i]);
+	free(m->threads);
+	free(m->procs);
+	free(m->wakes);
+	free(m->kinds);
+	free(m->pool);
+	free(m->fr.frames);
+	free(m->fr.stacks);
+	free(m->samples);
+	free(m->warnings);
+	ctr_u64map_free(&m->by_id);
+	ctr_u64map_free(&m->kind_by_name);
+	ctr_u64map_free(&m->strings);
+	ctr_u64map_free(&m->sample_index);
+	free(m);
+}
+
+CTRACE_API size_t ctrace_model_thread_count(const ctrace_model *m)
+{
+	return m->nthreads;
+}
+
+CTRACE_API const struct ctrace_thread_stats *ctrace_model_thread(const ctrace_model *m, size_t i)
+{
+	return i < m->nthreads ? &m->threads[i].st : NULL;
+}
+
+static void fill_latency(const struct ctr_hist *h, struct ctrace_latency *out)
+{
+	out->count = h->count;
+	out->total_ns = (int64_t)h->total;
+	out->min_ns = h->count ? (int64_t)h->min : 0;
+	out->max_ns = (int64_t)h->max;
+	out->p50_ns = (int64_t)ctr_hist_quantile(h, 0.50);
+	out->p90_ns = (int64_t)ctr_hist_quantile(h, 0.90);
+	out->p99_ns = (int64_t)ctr_hist_quantile(h, 0.99);
+}
+
+CTRACE_API int ctrace_model_latency(const ctrace_model *m, size_t i, uint32_t reason,
+				    struct ctrace_latency *out)
+{
+	int k = reason == CTRACE_REASON_NONE ? 0 : lat_index(reason);
+	if (k < 0 || (i != SIZE_MAX && i >= m->nthreads))
+		return CTRACE_EINVAL;
+	if (i != SIZE_MAX) {
+		fill_latency(&m->threads[i].lat[k], out);
+		return 0;
+	}
+	struct ctr_hist all = { 0 };
+	for (size_t t = 0; t < m->nthreads; t++)
+		if (ctr_hist_merge(&all, &m->threads[t].lat[k]) < 0) {
+			ctr_hist_free(&all);
+			return CTRACE_ENOMEM;
+		}
+	fill_latency(&all, out);
+	ctr_hist_free(&all);
+	return 0;
+}
+
+CTRACE_API size_t ctrace_model_call_kind_count(const ctrace_model *m)
+{
+	return m->nkinds;
+}
+
+CTRACE_API const char *ctrace_model_call_kind(const ctrace_model *m, size_t i, uint32_t *reason,
+					      struct ctrace_latency *out)
+{
+	if (i >= m->nkinds)
+		return NULL;
+	if (reason)
+		*reason = m->kinds[i].reason;
+	if (out)
+		fill_latency(&m->kinds[i].lat, out);
+	return m->kinds[i].name;
+}
+
+CTRACE_API size_t ctrace_model_warning_count(const ctrace_model *m)
+{
+	return m->nwarnings;
+}
+
+CTRACE_API const char *ctrace_model_warning(const ctrace_model *m, size_t i)
+{
+	return i < m->nwarnings ? m->warnings[i] : NULL;
+}
+
+CTRACE_API void ctrace_model_window(const ctrace_model *m, int64_t *start_ns, int64_t *end_ns)
+{
+	*start_ns = m->start_ns;
+	*end_ns = m->end_ns;
+}
+
+CTRACE_API void ctrace_model_counts(const ctrace_model *m, uint64_t *events, uint64_t *lost)
+{
+	*events = m->events;
+	*lost = m->lost;
+}
+
+CTRACE_API const char *ctrace_state_name(uint32_t state)
+{
+	static const char *const names[] = { "user", "sys", "idle", "wait", "unknown" };
+	return state < 5 ? names[state] : "?";
+}

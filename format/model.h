@@ -1,0 +1,66 @@
+/*
+ * The model's internals, shared by its parts (model.c builds it, profile.c turns its
+ * aggregated samples into pprof). The public interface is in include/ctrace/trace.h.
+ */
+#ifndef CTR_MODEL_H
+#define CTR_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <ctrace/trace.h>
+
+#include "hist.h"
+#include "u64map.h"
+
+/* Latency histograms per thread: index 0 is the run queue, then a ctrace_reason. */
+#define CTR_LAT_KINDS 5
+
+struct ctr_frame {
+	const char *function, *file, *mapping; /* interned in the model; may be NULL */
+	uint32_t line;
+	uint64_t pc;
+	const uint8_t *build_id; /* interned */
+	size_t build_id_len;
+};
+
+/* One aggregated profile sample. */
+struct ctr_sample {
+	uint32_t kind;   /* enum ctrace_profile_kind */
+	uint32_t pid;
+	uint64_t stack;  /* the process's stack id, 0 for none */
+	const char *thread; /* for samples without a stack: the thread's name (interned) */
+	int64_t count, value;
+};
+
+struct ctr_stack {
+	size_t first; /* into frames */
+	uint32_t depth;
+};
+
+struct ctr_proc {
+	uint32_t pid;
+	int64_t end_ns;
+	int switches;            /* the recorder said context switches were recorded */
+	struct ctr_u64map stacks; /* recorder stack id -> index in stack_list + 1 */
+	struct ctr_u64map wakes;  /* object -> index in the model's wake list */
+};
+
+struct ctr_model_frames {
+	struct ctr_frame *frames;
+	size_t nframes, cap;
+	struct ctr_stack *stacks;
+	size_t nstacks, stacks_cap;
+};
+
+/* Intern @s (len bytes) in the model's string pool: equal strings share one pointer. */
+struct ctrace_model;
+const char *ctr_model_intern(struct ctrace_model *m, const char *s, size_t len);
+
+/* The model's samples and stacks, for profile.c. */
+void ctr_model_samples(const struct ctrace_model *m, const struct ctr_sample **samples,
+		       size_t *n);
+/* The frames of stack @stack of process @pid, innermost first. @return depth. */
+uint32_t ctr_model_stack(const struct ctrace_model *m, uint32_t pid, uint64_t stack,
+			 const struct ctr_frame **frames);
+
+#endif
