@@ -28,6 +28,14 @@
 
 #include "internal.h"
 
+/*
+ * Code that may run before a sanitizer's runtime has set itself up (ASan's initialization
+ * calls dlsym, which may allocate through us) must not be instrumented; nor the wrappers,
+ * which sit on top of the sanitizer's own allocator.
+ */
+#define EARLY __attribute__((no_sanitize_address))
+#define ALLOC_WRAP CTR_WRAP EARLY
+
 /* ---- the real functions ---- */
 
 static void *init_malloc(size_t);
@@ -75,13 +83,13 @@ static __thread int resolving __attribute__((tls_model("initial-exec")));
 static _Alignas(4096) char boot_buf[BOOT_SIZE];
 static _Atomic size_t boot_used;
 
-static inline int is_boot(const void *p)
+EARLY static inline int is_boot(const void *p)
 {
 	return (uintptr_t)p - (uintptr_t)boot_buf < BOOT_SIZE;
 }
 
 /* A block of boot_buf, zeroed, with its size in the 8 bytes before it. Never freed. */
-static void *boot_alloc(size_t size, size_t align)
+EARLY static void *boot_alloc(size_t size, size_t align)
 {
 	if (align < 16)
 		align = 16;
@@ -104,14 +112,14 @@ static void *boot_alloc(size_t size, size_t align)
 	return boot_buf + start;
 }
 
-static size_t boot_size(const void *p)
+EARLY static size_t boot_size(const void *p)
 {
 	size_t size;
 	memcpy(&size, (const char *)p - 8, sizeof(size));
 	return size;
 }
 
-static void resolve(void)
+EARLY static void resolve(void)
 {
 	resolving = 1;
 #define R(fn)                                                                       \
@@ -121,7 +129,8 @@ static void resolve(void)
 			atomic_store_explicit(&real.fn, (__typeof__(real.fn))f_,    \
 					      memory_order_relaxed);                \
 	} while (0)
-	/* free first: dlsym may free what it allocated, and must free it in the right heap. */
+	/* free before malloc: what a later dlsym allocates with the real malloc, it frees with
+	 * the real free (until then, its blocks are boot blocks, and free ignores them). */
 	R(free);
 	R(malloc);
 	R(calloc);
@@ -146,7 +155,7 @@ __attribute__((constructor)) static void alloc_init(void)
 		resolve();
 }
 
-static void *init_malloc(size_t size)
+EARLY static void *init_malloc(size_t size)
 {
 	if (!resolving)
 		resolve();
@@ -155,7 +164,7 @@ static void *init_malloc(size_t size)
 	return REAL(malloc)(size);
 }
 
-static void *init_calloc(size_t n, size_t size)
+EARLY static void *init_calloc(size_t n, size_t size)
 {
 	if (!resolving)
 		resolve();
@@ -170,7 +179,7 @@ static void *init_calloc(size_t n, size_t size)
 	return REAL(calloc)(n, size);
 }
 
-static void init_free(void *p)
+EARLY static void init_free(void *p)
 {
 	if (!resolving)
 		resolve();
@@ -180,7 +189,7 @@ static void init_free(void *p)
 }
 
 /* realloc of a boot block or while resolving: a new block and a copy. */
-static void *boot_realloc(void *p, size_t size)
+EARLY static void *boot_realloc(void *p, size_t size)
 {
 	void *n = REAL(malloc)(size ? size : 1);
 	if (n && p) {
@@ -190,7 +199,7 @@ static void *boot_realloc(void *p, size_t size)
 	return n;
 }
 
-static void *init_realloc(void *p, size_t size)
+EARLY static void *init_realloc(void *p, size_t size)
 {
 	if (!resolving)
 		resolve();
@@ -204,7 +213,7 @@ static void *init_realloc(void *p, size_t size)
 	return REAL(realloc)(p, size);
 }
 
-static void *init_reallocarray(void *p, size_t n, size_t size)
+EARLY static void *init_reallocarray(void *p, size_t n, size_t size)
 {
 	if (!resolving)
 		resolve();
@@ -219,7 +228,7 @@ static void *init_reallocarray(void *p, size_t n, size_t size)
 	return REAL(reallocarray)(p, n, size);
 }
 
-static int init_posix_memalign(void **out, size_t align, size_t size)
+EARLY static int init_posix_memalign(void **out, size_t align, size_t size)
 {
 	if (!resolving)
 		resolve();
@@ -239,7 +248,7 @@ static int init_posix_memalign(void **out, size_t align, size_t size)
 
 /* aligned_alloc, memalign, valloc, pvalloc: boot blocks while resolving; through
  * posix_memalign when the next allocator lacks them. */
-static void *aligned_fallback(size_t align, size_t size)
+EARLY static void *aligned_fallback(size_t align, size_t size)
 {
 	if (align & (align - 1)) {
 		errno = EINVAL;
@@ -258,7 +267,7 @@ static void *aligned_fallback(size_t align, size_t size)
 	return p;
 }
 
-static void *init_aligned_alloc(size_t align, size_t size)
+EARLY static void *init_aligned_alloc(size_t align, size_t size)
 {
 	if (!resolving)
 		resolve();
@@ -267,7 +276,7 @@ static void *init_aligned_alloc(size_t align, size_t size)
 	return REAL(aligned_alloc)(align, size);
 }
 
-static void *init_memalign(size_t align, size_t size)
+EARLY static void *init_memalign(size_t align, size_t size)
 {
 	if (!resolving)
 		resolve();
@@ -276,7 +285,7 @@ static void *init_memalign(size_t align, size_t size)
 	return REAL(memalign)(align, size);
 }
 
-static void *init_valloc(size_t size)
+EARLY static void *init_valloc(size_t size)
 {
 	if (!resolving)
 		resolve();
@@ -285,7 +294,7 @@ static void *init_valloc(size_t size)
 	return REAL(valloc)(size);
 }
 
-static void *init_pvalloc(size_t size)
+EARLY static void *init_pvalloc(size_t size)
 {
 	if (!resolving)
 		resolve();
@@ -304,7 +313,7 @@ static void *init_pvalloc(size_t size)
  * A system call that goes through nobody: syscall() itself is interposed (io.c), and this
  * runs before anything is resolved. @return the result, or -1 with errno set.
  */
-static long raw_syscall6(long nr, long a1, long a2, long a3, long a4, long a5, long a6)
+EARLY static long raw_syscall6(long nr, long a1, long a2, long a3, long a4, long a5, long a6)
 {
 #if defined(__x86_64__)
 	long ret;
@@ -331,7 +340,7 @@ static long raw_syscall6(long nr, long a1, long a2, long a3, long a4, long a5, l
  * its argument checks. Only while this thread resolves (were dlsym to map memory itself) do
  * we make the system call directly.
  */
-static void *init_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+EARLY static void *init_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
 	if (!resolving)
 		resolve();
@@ -341,7 +350,7 @@ static void *init_mmap(void *addr, size_t len, int prot, int flags, int fd, off_
 	return REAL(mmap)(addr, len, prot, flags, fd, off);
 }
 
-static int init_munmap(void *addr, size_t len)
+EARLY static int init_munmap(void *addr, size_t len)
 {
 	if (!resolving)
 		resolve();
@@ -371,7 +380,9 @@ struct set_bucket {
 
 static struct set_bucket *_Atomic set_table;
 static _Atomic uint8_t set_count[1u << SET_BITS];
-static _Atomic uint64_t set_dropped; /* inserts that found their bucket full */
+/* Inserts that found their bucket full (frees not recorded). Not in the trace yet: the
+ * writer could report it as an INFO record. */
+static _Atomic uint64_t set_dropped;
 
 static inline uint32_t set_hash(uintptr_t addr)
 {
@@ -455,6 +466,16 @@ static uintptr_t set_remove(uintptr_t addr)
 	return 0;
 }
 
+/*
+ * A block freed where no event can be written (a tracer thread, an exiting thread, no slot):
+ * drop it from the set all the same, or a later block at its address would look sampled.
+ */
+static inline void forget(uintptr_t addr)
+{
+	if (unlikely(set_maybe(addr)))
+		set_remove(addr);
+}
+
 /* ---- counting and sampling ---- */
 
 /*
@@ -493,15 +514,15 @@ static inline void count_free(struct ctr_slot *s)
 }
 
 /*
- * Count an allocation of @size and say whether it must be recorded: always in all mode; in
- * sampled mode when it covers the thread's next sample point.
+ * Count an allocation of @size and say whether it must be recorded: when it covers the
+ * thread's next sample point (in all mode, record_alloc keeps that point behind us).
  */
 static inline int count_alloc(struct ctr_slot *s, uint64_t size)
 {
 	bump(&s->alloc_count, 1);
 	bump(&s->alloc_bytes, size);
 	s->sample_left -= (int64_t)size;
-	return s->sample_left <= 0 || ctr_g.cfg.alloc_mode == CTR_ALLOC_ALL;
+	return s->sample_left <= 0;
 }
 
 static uint64_t rng_next(struct ctr_slot *s)
@@ -565,7 +586,7 @@ static __attribute__((noinline)) void record_free(struct ctr_slot *s, uint32_t c
 }
 
 /* Stack frames between ctr_stack_capture and the caller of the wrapper: record_alloc and
- * the wrapper itself. */
+ * the wrapper itself (and realloc_on for realloc and reallocarray). */
 #define ALLOC_SKIP 2
 
 /*
@@ -575,7 +596,8 @@ static __attribute__((noinline)) void record_free(struct ctr_slot *s, uint32_t c
  * first frame is the program's call site. @return 1 when an event was written.
  */
 static __attribute__((noinline, noclone)) int record_alloc(struct ctr_slot *s, uint32_t call,
-							   uintptr_t addr, uint64_t size)
+							   uintptr_t addr, uint64_t size,
+							   unsigned skip)
 {
 	int saved = errno;
 	int all = ctr_g.cfg.alloc_mode == CTR_ALLOC_ALL;
@@ -583,7 +605,9 @@ static __attribute__((noinline, noclone)) int record_alloc(struct ctr_slot *s, u
 	uint64_t weight = size;
 	int wrote = 0;
 
-	if (!all) {
+	if (all) {
+		s->sample_left = INT64_MIN / 2; /* every allocation comes here */
+	} else {
 		if (unlikely(s->rng == 0)) {
 			/* A new slot: its first sample point was never drawn. */
 			rng_seed(s);
@@ -596,7 +620,7 @@ static __attribute__((noinline, noclone)) int record_alloc(struct ctr_slot *s, u
 		weight = size ? (uint64_t)((double)size / -expm1(-(double)size / (double)rate))
 			      : rate;
 	}
-	uint64_t stack = ctr_stack_capture(ALLOC_SKIP);
+	uint64_t stack = ctr_stack_capture(skip);
 	uint8_t *p = ctr_reserve(s, CTR_EV_MAX);
 	if (p) {
 		uint8_t *q = ctr_put_head(s, p, CTRACE_EV_ALLOC);
@@ -619,12 +643,12 @@ out:
 #define ALLOC_DONE(s, call, p, size)                                          \
 	do {                                                                  \
 		if (unlikely(count_alloc(s, size)))                          \
-			record_alloc(s, call, (uintptr_t)(p), size);          \
+			record_alloc(s, call, (uintptr_t)(p), size, ALLOC_SKIP); \
 	} while (0)
 
 /* ---- the wrappers ---- */
 
-CTR_WRAP void *malloc(size_t size)
+ALLOC_WRAP void *malloc(size_t size)
 {
 	if (likely(!atomic_load_explicit(&ctr_on, memory_order_relaxed)))
 		return REAL(malloc)(size);
@@ -638,7 +662,7 @@ CTR_WRAP void *malloc(size_t size)
 	return p;
 }
 
-CTR_WRAP void *calloc(size_t n, size_t size)
+ALLOC_WRAP void *calloc(size_t n, size_t size)
 {
 	if (likely(!atomic_load_explicit(&ctr_on, memory_order_relaxed)))
 		return REAL(calloc)(n, size);
@@ -668,18 +692,14 @@ static inline void free_traced(struct ctr_slot *s, uint32_t call, void *p)
 	}
 }
 
-CTR_WRAP void free(void *p)
+/* Out of line, so that free's off path saves no registers before its tail call. */
+static __attribute__((noinline)) void free_on(void *p)
 {
-	if (likely(!atomic_load_explicit(&ctr_on, memory_order_relaxed))) {
-		if (unlikely(is_boot(p)))
-			return;
-		REAL(free)(p);
-		return;
-	}
 	if (!p || is_boot(p))
 		return;
 	struct ctr_slot *s = alloc_enter();
 	if (!s) {
+		forget((uintptr_t)p);
 		REAL(free)(p);
 		return;
 	}
@@ -688,17 +708,44 @@ CTR_WRAP void free(void *p)
 	ctr_leave();
 }
 
-/*
- * realloc and reallocarray. The old block's free is recorded only when the call succeeds,
- * but timed before it: after it, another thread may already have that address again.
- */
-static inline __attribute__((always_inline)) void *
-realloc_traced(struct ctr_slot *s, void *p, size_t n, size_t size, int array)
+ALLOC_WRAP void free(void *p)
 {
+	if (likely(!atomic_load_explicit(&ctr_on, memory_order_relaxed))) {
+		if (unlikely(is_boot(p)))
+			return;
+		REAL(free)(p);
+		return;
+	}
+	free_on(p);
+}
+
+/*
+ * realloc and reallocarray, traced: called (never as a tail call) from the wrappers, so
+ * that their off path saves no registers and the stack is always one frame deeper. The old
+ * block's free is recorded only when the call succeeds, but timed before it: after it,
+ * another thread may already have that address again.
+ */
+static __attribute__((noinline, noclone)) void *realloc_on(void *p, size_t n, size_t size,
+							   int array)
+{
+	if (unlikely(is_boot(p))) {
+		/* Rare enough to leave untraced. */
+		size_t bytes;
+		if (__builtin_mul_overflow(n, size, &bytes)) {
+			errno = ENOMEM;
+			return NULL;
+		}
+		return boot_realloc(p, bytes);
+	}
+	struct ctr_slot *s = alloc_enter();
+	if (!s) {
+		forget((uintptr_t)p);
+		return array ? REAL(reallocarray)(p, n, size) : REAL(realloc)(p, n);
+	}
+
 	int all = ctr_g.cfg.alloc_mode == CTR_ALLOC_ALL;
 	uintptr_t entry = 0;
 	uint64_t ticks = 0;
-
 	if (p) {
 		if (!all && unlikely(set_maybe((uintptr_t)p)))
 			entry = set_remove((uintptr_t)p);
@@ -716,56 +763,48 @@ realloc_traced(struct ctr_slot *s, void *p, size_t n, size_t size, int array)
 			if (all || (entry & SET_SAMPLED))
 				record_free(s, CTR_CALL_REALLOC, (uintptr_t)p, ticks);
 		}
-		if (q)
-			ALLOC_DONE(s, CTR_CALL_REALLOC, q, bytes);
+		if (q && unlikely(count_alloc(s, bytes)))
+			record_alloc(s, CTR_CALL_REALLOC, (uintptr_t)q, bytes, ALLOC_SKIP + 1);
 	} else if (entry) {
+		int saved = errno;
 		set_insert((uintptr_t)p, entry & SET_SAMPLED); /* p is still live */
+		errno = saved;
 	}
+	ctr_leave();
 	return q;
 }
 
-CTR_WRAP void *realloc(void *p, size_t size)
+/* The empty asm keeps realloc_on's call out of tail position, so its frame count is fixed. */
+ALLOC_WRAP void *realloc(void *p, size_t size)
 {
 	if (likely(!atomic_load_explicit(&ctr_on, memory_order_relaxed))) {
 		if (unlikely(is_boot(p)))
 			return boot_realloc(p, size);
 		return REAL(realloc)(p, size);
 	}
-	if (unlikely(is_boot(p)))
-		return boot_realloc(p, size); /* rare enough to leave untraced */
-	struct ctr_slot *s = alloc_enter();
-	if (!s)
-		return REAL(realloc)(p, size);
-	void *q = realloc_traced(s, p, size, 1, 0);
-	ctr_leave();
+	void *q = realloc_on(p, size, 1, 0);
+	__asm__ __volatile__("" ::"r"(q));
 	return q;
 }
 
-CTR_WRAP void *reallocarray(void *p, size_t n, size_t size)
+ALLOC_WRAP void *reallocarray(void *p, size_t n, size_t size)
 {
 	if (likely(!atomic_load_explicit(&ctr_on, memory_order_relaxed))) {
-		if (unlikely(is_boot(p)))
-			goto boot;
-		return REAL(reallocarray)(p, n, size);
+		size_t bytes;
+		if (likely(!is_boot(p)))
+			return REAL(reallocarray)(p, n, size);
+		if (__builtin_mul_overflow(n, size, &bytes)) {
+			errno = ENOMEM;
+			return NULL;
+		}
+		return boot_realloc(p, bytes);
 	}
-	if (unlikely(is_boot(p)))
-		goto boot;
-	struct ctr_slot *s = alloc_enter();
-	if (!s)
-		return REAL(reallocarray)(p, n, size);
-	void *q = realloc_traced(s, p, n, size, 1);
-	ctr_leave();
+	void *q = realloc_on(p, n, size, 1);
+	__asm__ __volatile__("" ::"r"(q));
 	return q;
-boot:;
-	size_t bytes;
-	if (__builtin_mul_overflow(n, size, &bytes)) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	return boot_realloc(p, bytes);
 }
 
-CTR_WRAP int posix_memalign(void **out, size_t align, size_t size)
+ALLOC_WRAP int posix_memalign(void **out, size_t align, size_t size)
 {
 	if (likely(!atomic_load_explicit(&ctr_on, memory_order_relaxed)))
 		return REAL(posix_memalign)(out, align, size);
@@ -781,7 +820,7 @@ CTR_WRAP int posix_memalign(void **out, size_t align, size_t size)
 
 /* aligned_alloc, memalign, valloc, pvalloc: the same body around a different call. */
 #define ALIGNED_WRAPPER(fn, call, params, args, size)                                 \
-	CTR_WRAP void *fn params                                                      \
+	ALLOC_WRAP void *fn params                                                      \
 	{                                                                             \
 		if (likely(!atomic_load_explicit(&ctr_on, memory_order_relaxed)))    \
 			return REAL(fn) args;                                         \
@@ -807,7 +846,7 @@ ALIGNED_WRAPPER(pvalloc, CTR_CALL_VALLOC, (size_t size), (size), size)
  * anonymous mapping enters the set (flagged when it got an alloc event), so that munmap
  * counts only the mappings that were counted as allocations.
  */
-CTR_WRAP void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+ALLOC_WRAP void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
 	if (likely(!atomic_load_explicit(&ctr_on, memory_order_relaxed)) ||
 	    !(flags & MAP_ANONYMOUS))
@@ -819,7 +858,7 @@ CTR_WRAP void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t o
 	if (p != MAP_FAILED) {
 		int sampled = 0;
 		if (unlikely(count_alloc(s, len)))
-			sampled = record_alloc(s, CTR_CALL_MMAP, (uintptr_t)p, len);
+			sampled = record_alloc(s, CTR_CALL_MMAP, (uintptr_t)p, len, ALLOC_SKIP);
 		int saved = errno;
 		set_insert((uintptr_t)p, sampled ? SET_SAMPLED : 0);
 		errno = saved;
@@ -830,16 +869,18 @@ CTR_WRAP void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t o
 
 /* Programs built with _FILE_OFFSET_BITS=64 call mmap64: the same function on 64-bit. */
 _Static_assert(sizeof(off_t) == sizeof(off64_t), "mmap64 is mmap only where off_t is 64-bit");
-CTR_WRAP void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off64_t off)
+ALLOC_WRAP void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off64_t off)
 	__attribute__((alias("mmap")));
 
-CTR_WRAP int munmap(void *addr, size_t len)
+ALLOC_WRAP int munmap(void *addr, size_t len)
 {
 	if (likely(!atomic_load_explicit(&ctr_on, memory_order_relaxed)))
 		return REAL(munmap)(addr, len);
 	struct ctr_slot *s = alloc_enter();
-	if (!s)
+	if (!s) {
+		forget((uintptr_t)addr);
 		return REAL(munmap)(addr, len);
+	}
 	uintptr_t entry = 0;
 	uint64_t ticks = 0;
 	if (unlikely(set_maybe((uintptr_t)addr))) {

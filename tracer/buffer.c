@@ -136,7 +136,8 @@ static int ring_map(struct ctr_slot *s)
 uint8_t *ctr_reserve_slow(struct ctr_slot *s, size_t need)
 {
 	if (unlikely(!s->data) && ring_map(s) < 0) {
-		s->lost++;
+		/* No ring to hold a lost record later: count it for the whole process. */
+		atomic_fetch_add_explicit(&ctr_g.lost_noslot, 1, memory_order_relaxed);
 		return NULL;
 	}
 	if (unlikely(atomic_load_explicit(&s->perf_fd, memory_order_relaxed) == -1))

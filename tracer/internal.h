@@ -159,7 +159,8 @@ void ctr_thread_end(uint64_t how);
 void ctr_stack_init(void);
 /* The calling thread's stack, interned: a global id (never 0), or 0 when stacks are off
  * or it cannot be captured. The caller's frame is the innermost unless @skip > 0 drops
- * that many frames (an interposer passes 1 to hide itself). Signal-safe. */
+ * that many frames (a noinline helper called by an interposer passes 2 to hide both).
+ * Signal-safe. */
 uint64_t ctr_stack_capture(unsigned skip);
 /* The program counters of stack @id, innermost first. @return the depth, 0 when unknown. */
 unsigned ctr_stack_lookup(uint64_t id, const uintptr_t **pcs);

@@ -126,8 +126,8 @@ uint64_t ctr_stack_capture(unsigned skip)
 		depth = MAX_DEPTH;
 	if (skip > 30)
 		skip = 30;
-	/* Frames 0 and 1 are unw_backtrace and this function; 2 is our caller. */
-	int first = 2 + (int)skip;
+	/* Frame 0 is this function (unw_backtrace starts at its caller); 1 is our caller. */
+	int first = 1 + (int)skip;
 	int n = unw_backtrace(buf, (int)depth + first);
 	if (n <= first)
 		return 0;

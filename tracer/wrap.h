@@ -89,63 +89,22 @@ static inline void ctr_call_begin(struct ctr_episode *c, unsigned cls, uint32_t 
 	ctr_leave();
 }
 
-/* The call returned @result (errno as set by it, when result < 0 or as the call says). */
+/* The call returned @result (errno as set by it when result < 0). Out of line (wrap.c):
+ * the stack it may capture drops exactly its own frame and the wrapper's. */
+void ctr_call_end_slow(struct ctr_episode *c, int64_t result, int err);
+
 static inline void ctr_call_end(struct ctr_episode *c, int64_t result, int err)
 {
 	if (!c->s)
 		return;
 	ctr_state_clear(c->s);
-	if (!c->traced)
-		return;
-	struct ctr_slot *s = ctr_enter();
-	if (!s)
-		return;
-	uint8_t *p = ctr_reserve(s, CTR_EV_MAX);
-	if (likely(p != NULL)) {
-		uint64_t now = ctr_ticks();
-		uint64_t stack = 0;
-		if (unlikely(now - c->t0 >= atomic_load_explicit(&ctr_g.stack_min_ticks, memory_order_relaxed)) && ctr_g.cfg.stack_depth)
-			stack = ctr_stack_capture(1);
-		uint8_t *q = p;
-		uint64_t delta = now > s->last ? now - s->last : 0;
-		if (delta)
-			s->last = now;
-		*q++ = CTRACE_EV_CALL_END;
-		q = ctr_put_varint(q, delta);
-		q = ctr_put_varint(q, ctr_zigzag(result));
-		q = ctr_put_varint(q, (uint64_t)(result < 0 ? err : 0));
-		q = ctr_put_varint(q, stack);
-		ctr_commit(s, p, q);
-	}
-	ctr_leave();
+	if (c->traced)
+		ctr_call_end_slow(c, result, err);
 }
 
-/* A synchronization wait begins (already known to block, or always waits). */
-static inline void ctr_block_begin(struct ctr_episode *c, uint32_t call, uint64_t obj)
-{
-	c->traced = 0;
-	c->s = ctr_tls.busy ? NULL : ctr_self();
-	if (!c->s)
-		return;
-	c->t0 = ctr_ticks();
-	ctr_state_set(c->s, call, CTRACE_REASON_SYNC, obj, c->t0);
-	if (!ctr_class_on(CTR_CLASS_SYNC))
-		return;
-	struct ctr_slot *s = ctr_enter();
-	if (!s)
-		return;
-	uint64_t stack = ctr_stack_capture(1);
-	uint64_t args[4] = { CTRACE_REASON_SYNC, call, obj, stack };
-	uint8_t *p = ctr_reserve(s, CTR_EV_MAX);
-	if (likely(p != NULL)) {
-		uint8_t *q = ctr_put_head(s, p, CTRACE_EV_BLOCK_BEGIN);
-		for (int i = 0; i < 4; i++)
-			q = ctr_put_varint(q, args[i]);
-		ctr_commit(s, p, q);
-		c->traced = 1;
-	}
-	ctr_leave();
-}
+/* A synchronization wait begins (already known to block, or always waits). Out of line
+ * (wrap.c), as ctr_call_end_slow. */
+void ctr_block_begin(struct ctr_episode *c, uint32_t call, uint64_t obj);
 
 static inline void ctr_block_end(struct ctr_episode *c, int64_t result)
 {

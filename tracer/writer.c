@@ -351,7 +351,7 @@ freed:
 	if (atomic_load_explicit(&s->state, memory_order_acquire) == CTR_SLOT_DEAD &&
 	    atomic_load_explicit(&s->pub_head, memory_order_acquire) == tail) {
 		if (keep)
-			slot_alloc_stats(s, s->w_ticks);
+			slot_alloc_stats(s, s->w_ticks ? s->w_ticks : ctr_ticks());
 		ctr_sched_thread_fini(s);
 		s->w_ticks = 0;
 		s->w_alloc_count = s->w_alloc_bytes = s->w_free_count = 0;
@@ -453,8 +453,19 @@ static void gen_finish(int last)
 static void *writer_main(void *arg)
 {
 	(void)arg;
-	ctr_tls.state = 2;
 	ctr_tls.busy = 1;
+	/* A sanitizer's thread start may have allocated through us before this line: give
+	 * back the slot that made, without a trace of it. */
+	struct ctr_slot *mine = ctr_tls.slot;
+	if (mine) {
+		atomic_store(&mine->alloc_count, 0);
+		atomic_store(&mine->alloc_bytes, 0);
+		atomic_store(&mine->free_count, 0);
+		ctr_tls.slot = NULL;
+		pthread_setspecific(ctr_g.key, NULL);
+		atomic_store_explicit(&mine->state, CTR_SLOT_DEAD, memory_order_release);
+	}
+	ctr_tls.state = 2;
 	uint64_t gen_start = ctr_mono_ns();
 
 	for (;;) {

@@ -395,6 +395,19 @@ enum ctrace_profile_kind {
 CTRACE_API int ctrace_model_pprof(const ctrace_model *m, enum ctrace_profile_kind kind,
 				  uint8_t **out, size_t *len);
 
+/* A sink for exporters: write @len bytes; return 0, or non-zero to stop with CTRACE_EIO. */
+typedef int (*ctrace_write_fn)(void *userdata, const void *data, size_t len);
+
+/**
+ * Write the trace as Chrome trace event JSON (Perfetto UI, chrome://tracing): thread and
+ * process names, every state interval, tasks and regions, logs, wake-up arrows. Streams:
+ * memory does not grow with the trace. When @model is not NULL, the model built on the
+ * way is handed back (the caller frees it), e.g. for its warnings.
+ * @return 0, CTRACE_EIO when @write failed, or the error of an unreadable trace.
+ */
+CTRACE_API int ctrace_export_chrome(ctrace_reader *r, ctrace_write_fn write, void *userdata,
+				    ctrace_model **model);
+
 /** @return the name of a state ("user", "sys", "idle", "wait", "unknown"). */
 CTRACE_API const char *ctrace_state_name(uint32_t state);
 
