@@ -25,6 +25,7 @@
 
 /* A call episode this short that never left the CPU is not a "block" without switch data. */
 #define BLOCK_MIN_NS 20000
+#define TCACHE 64
 
 struct mthread {
 	struct ctrace_thread_stats st;
@@ -40,6 +41,7 @@ struct mthread {
 	/* the episode in progress */
 	int in_call;            /* 0 none, 1 block (sync), 2 call */
 	const char *call;
+	uint64_t call_id;       /* in the generation of the begin, for the name cache */
 	uint32_t reason;
 	uint64_t object;
 	int64_t fd;
@@ -94,8 +96,14 @@ struct ctrace_model {
 	char **warnings;
 	size_t nwarnings;
 	int64_t start_ns, end_ns;
+	int64_t realtime_offset;
 	uint64_t events, lost;
 	int failed;                     /* out of memory somewhere: numbers are partial */
+	/* per generation: interned call names and "call on kind" names by call id */
+	const ctrace_gen *cache_gen;
+	uint64_t tcache[TCACHE][2]; /* pid << 32 | tid, thread index */
+	const char *call_name[256];
+	const char *kind_name[256][8];
 	const struct ctrace_model_callbacks *cb;
 };
 
@@ -206,8 +214,11 @@ static struct mthread *thread_new(struct ctrace_model *m, struct ctr_proc *p, ui
 	th->on_cpu = 1;
 	th->fd = -1;
 	th->name = "";
-	if (ctr_u64map_put(&m->by_id, (uint64_t)p->pid << 32 | tid, m->nthreads) < 0)
+	uint64_t key = (uint64_t)p->pid << 32 | tid;
+	if (ctr_u64map_put(&m->by_id, key, m->nthreads) < 0)
 		m->failed = 1;
+	m->tcache[tid & (TCACHE - 1)][0] = key;
+	m->tcache[tid & (TCACHE - 1)][1] = m->nthreads - 1;
 	return th;
 }
 
@@ -359,6 +370,9 @@ static void note_stack(struct ctrace_model *m, struct ctr_proc *p, const ctrace_
 			? (const uint8_t *)ctr_model_intern(m, (const char *)src->build_id, src->build_id_len)
 			: NULL;
 		dst->build_id_len = src->build_id_len;
+		dst->map_start = src->map_start;
+		dst->map_end = src->map_end;
+		dst->map_offset = src->map_offset;
 		s->depth++;
 	}
 	f->nstacks++;
@@ -389,14 +403,20 @@ void ctr_model_samples(const struct ctrace_model *m, const struct ctr_sample **s
 
 /* ---- events ---- */
 
-static const char *call_kind_name(struct ctrace_model *m, const char *call, uint32_t fd_kind,
-				  int io)
+static const char *call_kind_name(struct ctrace_model *m, const char *call, uint64_t id,
+				  uint32_t fd_kind, int io)
 {
 	char buf[96];
 	if (!io || fd_kind == CTRACE_FD_UNKNOWN)
 		return call;
+	int cached = id < 256 && fd_kind < 8 && m->cache_gen;
+	if (cached && m->kind_name[id][fd_kind] && m->call_name[id] == call)
+		return m->kind_name[id][fd_kind];
 	snprintf(buf, sizeof(buf), "%s on %s", call, ctrace_fd_kind_name(fd_kind));
-	return ctr_model_intern(m, buf, strlen(buf));
+	const char *n = ctr_model_intern(m, buf, strlen(buf));
+	if (cached && m->call_name[id] == call)
+		m->kind_name[id][fd_kind] = n;
+	return n;
 }
 
 static void kind_add(struct ctrace_model *m, const char *name, uint32_t reason, int64_t d)
@@ -417,15 +437,39 @@ static void kind_add(struct ctrace_model *m, const char *name, uint32_t reason, 
 		m->failed = 1;
 }
 
+/* The interned name of call @id of @g (cached for the generation). */
+static const char *call_name(struct ctrace_model *m, const ctrace_gen *g, uint64_t id,
+			     uint32_t *reason)
+{
+	const struct ctrace_call *c = ctrace_gen_call(g, id);
+	if (reason)
+		*reason = c ? c->reason : CTRACE_REASON_SYSCALL;
+	if (!c || !c->name)
+		return "?";
+	if (m->cache_gen != g) {
+		memset(m->call_name, 0, sizeof(m->call_name));
+		memset(m->kind_name, 0, sizeof(m->kind_name));
+		m->cache_gen = g;
+	}
+	if (id < 256 && m->call_name[id])
+		return m->call_name[id];
+	const char *n = ctr_model_intern(m, c->name, strlen(c->name));
+	if (id < 256)
+		m->call_name[id] = n;
+	return n;
+}
+
 static void episode_begin(struct ctrace_model *m, struct mthread *th, const ctrace_gen *g,
 			  const struct ctrace_event *ev, int block)
 {
-	const struct ctrace_call *c = ctrace_gen_call(g, block ? ev->args[1] : ev->args[0]);
+	uint64_t id = block ? ev->args[1] : ev->args[0];
+	uint32_t creason;
 	close_at(m, th, ev->time_ns, 0);
 	th->pending = 0;
 	th->in_call = block ? 1 : 2;
-	th->call = c && c->name ? ctr_model_intern(m, c->name, strlen(c->name)) : "?";
-	th->reason = block ? (uint32_t)ev->args[0] : c ? c->reason : CTRACE_REASON_SYSCALL;
+	th->call = call_name(m, g, id, &creason);
+	th->call_id = id;
+	th->reason = block ? (uint32_t)ev->args[0] : creason;
 	if (th->reason == CTRACE_REASON_NONE || th->reason > CTRACE_REASON_SYSCALL)
 		th->reason = CTRACE_REASON_SYSCALL;
 	th->object = block ? ev->args[2] : 0;
@@ -484,7 +528,7 @@ static void episode_end(struct ctrace_model *m, struct mthread *th, const ctrace
 	int li = lat_index(th->reason);
 	if (li >= 0 && ctr_hist_add(&th->lat[li], (uint64_t)d) < 0)
 		m->failed = 1;
-	kind_add(m, call_kind_name(m, th->call, th->fd_kind, th->reason == CTRACE_REASON_IO),
+	kind_add(m, call_kind_name(m, th->call, th->call_id, th->fd_kind, th->reason == CTRACE_REASON_IO),
 		 th->reason, d);
 	uint32_t pk = th->reason == CTRACE_REASON_SYNC ? CTRACE_PROFILE_SYNC
 		      : th->reason == CTRACE_REASON_IO ? CTRACE_PROFILE_IO
@@ -538,9 +582,9 @@ static void on_state(struct ctrace_model *m, struct mthread *th, const ctrace_ge
 	/* A snapshot: the thread was inside a call when the capture began. */
 	if (ev->args[0] == 0 || th->in_call)
 		return;
-	const struct ctrace_call *c = ctrace_gen_call(g, ev->args[2]);
 	th->in_call = ev->args[1] == CTRACE_REASON_SYNC ? 1 : 2;
-	th->call = c && c->name ? ctr_model_intern(m, c->name, strlen(c->name)) : "?";
+	th->call = call_name(m, g, ev->args[2], NULL);
+	th->call_id = ev->args[2];
 	th->reason = (uint32_t)ev->args[1];
 	if (th->reason == CTRACE_REASON_NONE || th->reason > CTRACE_REASON_SYSCALL)
 		th->reason = CTRACE_REASON_SYSCALL;
@@ -600,10 +644,16 @@ static int handle(struct ctrace_model *m, struct ctr_proc *p, const ctrace_gen *
 			m->lost += ev->args[0];
 		return 0;
 	}
-	uint64_t idx;
+	uint64_t idx, key = (uint64_t)p->pid << 32 | ev->tid;
 	struct mthread *th = NULL;
-	if (ctr_u64map_get(&m->by_id, (uint64_t)p->pid << 32 | ev->tid, &idx))
+	/* A small direct-mapped cache in front of the map: most events are of a few threads. */
+	uint64_t *slot = m->tcache[ev->tid & (TCACHE - 1)];
+	if (slot[0] == key && slot[1] < m->nthreads && m->threads[slot[1]].tid == ev->tid &&
+	    m->threads[slot[1]].pid == p->pid) {
+		th = &m->threads[slot[1]];
+	} else if (ctr_u64map_get(&m->by_id, key, &idx)) {
 		th = &m->threads[idx - 1];
+	}
 	if (ev->type == CTRACE_EV_THREAD_START) {
 		on_start(m, p, &th, ev);
 		return 0;
@@ -635,6 +685,8 @@ static int handle(struct ctrace_model *m, struct ctr_proc *p, const ctrace_gen *
 		th->existing = 1;
 		th->pending = 1;
 	}
+	slot[0] = key;
+	slot[1] = (uint64_t)(th - m->threads);
 	if (ev->time_ns < th->cur_ns)
 		return 0; /* out of order (a damaged trace): ignore rather than go back in time */
 
@@ -693,8 +745,9 @@ static int handle(struct ctrace_model *m, struct ctr_proc *p, const ctrace_gen *
 		break;
 	case CTRACE_EV_ALLOC:
 		note_stack(m, p, g, ev->args[3]);
+		/* A sample of weight w stands for about w / size objects of this size. */
 		add_sample(m, CTRACE_PROFILE_ALLOC, p->pid, ev->args[3], ev->args[3] ? NULL : th->name,
-			   1, (int64_t)ev->args[4]);
+			   ev->args[2] ? (int64_t)(ev->args[4] / ev->args[2]) : 1, (int64_t)ev->args[4]);
 		break;
 	case CTRACE_EV_CPU_SAMPLE:
 		note_stack(m, p, g, ev->args[0]);
@@ -867,6 +920,8 @@ CTRACE_API int ctrace_model_build(ctrace_reader *r, const struct ctrace_model_ca
 			p->end_ns = gi->last_ns;
 		if (gi->last_ns > m->end_ns)
 			m->end_ns = gi->last_ns;
+		if (!m->realtime_offset)
+			m->realtime_offset = ctrace_gen_realtime_offset(g);
 		const char *sw = ctrace_gen_info_value(g, "context_switches");
 		p->switches = sw && strcmp(sw, "perf") == 0;
 		if (sw && strcmp(sw, "perf") != 0 && strcmp(sw, "off") != 0)
@@ -1013,4 +1068,9 @@ CTRACE_API const char *ctrace_state_name(uint32_t state)
 {
 	static const char *const names[] = { "user", "sys", "idle", "wait", "unknown" };
 	return state < 5 ? names[state] : "?";
+}
+
+CTRACE_API int64_t ctrace_model_start_realtime(const ctrace_model *m)
+{
+	return m->realtime_offset ? m->start_ns + m->realtime_offset : 0;
 }

@@ -21,6 +21,7 @@ struct ctr_frame {
 	uint64_t pc;
 	const uint8_t *build_id; /* interned */
 	size_t build_id_len;
+	uint64_t map_start, map_end, map_offset;
 };
 
 /* One aggregated profile sample. */

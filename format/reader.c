@@ -52,6 +52,11 @@ struct info_kv {
 	size_t key, value; /* arena offsets */
 };
 
+struct heap_item {
+	uint64_t ticks;
+	uint32_t batch;
+};
+
 struct ctrace_gen {
 	struct ctrace_reader *r;
 	struct ctrace_gen_info info;
@@ -60,7 +65,7 @@ struct ctrace_gen {
 	int have_schema, have_clock, have_process;
 	/* clock */
 	unsigned clock_kind;
-	uint64_t t0, m0, tick_span, ns_span;
+	uint64_t t0, m0, r0, tick_span, ns_span;
 	/* string arena: NUL-terminated copies */
 	char *arena;
 	size_t arena_len, arena_cap;
@@ -83,8 +88,8 @@ struct ctrace_gen {
 	size_t ninfos, infos_cap;
 	struct batch *batches;
 	size_t nbatches, batches_cap;
-	/* merge heap of batch indexes */
-	uint32_t *heap;
+	/* merge heap of batches, keyed by their next event's ticks */
+	struct heap_item *heap;
 	size_t heap_len, heap_cap;
 	int primed;
 	int pending_err; /* damage found after the event last handed out */
@@ -530,6 +535,7 @@ static int parse_clock(struct ctrace_gen *g, struct cursor *c)
 	g->ns_span = ns;
 	g->t0 = t0;
 	g->m0 = m0;
+	g->r0 = r0;
 	g->have_clock = 1;
 	return 0;
 }
@@ -761,6 +767,9 @@ static int resolve(struct ctrace_gen *g)
 			f->mapping = m->path ? g->arena + g->strings[m->path].off : NULL;
 			f->build_id = m->build_id;
 			f->build_id_len = m->build_id_len;
+			f->map_start = m->start;
+			f->map_end = m->end;
+			f->map_offset = m->file_offset;
 		}
 	}
 	for (size_t id = 1; id < g->ncalls; id++)
@@ -919,29 +928,28 @@ static int batch_advance(struct ctrace_gen *g, struct batch *b)
 	return 0;
 }
 
-static int heap_less(const struct ctrace_gen *g, uint32_t a, uint32_t b)
+/* Ties go to the earlier batch, so a thread's batches keep their order. */
+static inline int heap_less(const struct heap_item *x, const struct heap_item *y)
 {
-	const struct batch *x = &g->batches[a], *y = &g->batches[b];
-	if (x->ticks != y->ticks)
-		return x->ticks < y->ticks;
-	return a < b;
+	return x->ticks < y->ticks || (x->ticks == y->ticks && x->batch < y->batch);
 }
 
 static void heap_down(struct ctrace_gen *g, size_t i)
 {
+	struct heap_item *h = g->heap;
+	size_t n = g->heap_len;
+	struct heap_item x = h[i];
 	for (;;) {
-		size_t l = 2 * i + 1, m = i;
-		if (l < g->heap_len && heap_less(g, g->heap[l], g->heap[m]))
-			m = l;
-		if (l + 1 < g->heap_len && heap_less(g, g->heap[l + 1], g->heap[m]))
-			m = l + 1;
-		if (m == i)
-			return;
-		uint32_t t = g->heap[i];
-		g->heap[i] = g->heap[m];
-		g->heap[m] = t;
+		size_t l = 2 * i + 1;
+		if (l >= n)
+			break;
+		size_t m = l + 1 < n && heap_less(&h[l + 1], &h[l]) ? l + 1 : l;
+		if (!heap_less(&h[m], &x))
+			break;
+		h[i] = h[m];
 		i = m;
 	}
+	h[i] = x;
 }
 
 CTRACE_API void ctrace_gen_rewind(ctrace_gen *g)
@@ -973,7 +981,7 @@ static int prime(struct ctrace_gen *g)
 		int err = batch_advance(g, b);
 		if (err)
 			return err;
-		g->heap[g->heap_len++] = (uint32_t)i;
+		g->heap[g->heap_len++] = (struct heap_item){ b->ticks, (uint32_t)i };
 	}
 	for (size_t i = g->heap_len / 2; i-- > 0;)
 		heap_down(g, i);
@@ -1016,7 +1024,7 @@ CTRACE_API int ctrace_gen_next_event(ctrace_gen *g, const struct ctrace_event **
 	}
 	if (g->heap_len == 0)
 		return 0;
-	uint32_t top = g->heap[0];
+	uint32_t top = g->heap[0].batch;
 	struct batch *b = &g->batches[top];
 	struct ctrace_event *ev = &g->out;
 	const struct ctr_raw_event *raw = &b->ev;
@@ -1028,9 +1036,13 @@ CTRACE_API int ctrace_gen_next_event(ctrace_gen *g, const struct ctrace_event **
 	ev->ticks = b->ticks;
 	ev->time_ns = ticks_to_ns(g, b->ticks);
 	uint8_t smask = raw->type < CTRACE_EV_COUNT_ ? ctr_events[raw->type].signed_mask : 0;
-	for (unsigned i = 0; i < CTRACE_EVENT_MAX_ARGS; i++) {
-		uint64_t v = i + 1u < raw->nargs ? raw->args[i + 1] : 0;
-		ev->args[i] = (smask >> i) & 1 ? (uint64_t)ctr_unzigzag(v) : v;
+	unsigned n = raw->nargs - 1u;
+	memcpy(ev->args, raw->args + 1, n * sizeof(uint64_t));
+	if (n < CTRACE_EVENT_MAX_ARGS)
+		memset(ev->args + n, 0, (CTRACE_EVENT_MAX_ARGS - n) * sizeof(uint64_t));
+	for (; smask; smask &= (uint8_t)(smask - 1)) {
+		unsigned i = (unsigned)__builtin_ctz(smask);
+		ev->args[i] = (uint64_t)ctr_unzigzag(ev->args[i]);
 	}
 	ev->blob = raw->blob ? (const char *)raw->blob : NULL;
 	ev->blob_len = raw->blob ? (size_t)raw->blob_len : 0;
@@ -1038,12 +1050,14 @@ CTRACE_API int ctrace_gen_next_event(ctrace_gen *g, const struct ctrace_event **
 	/* Damage after this event is reported on the next call: this one is good. */
 	if (--b->left > 0) {
 		g->pending_err = batch_advance(g, b);
+		g->heap[0].ticks = b->ticks;
 	} else if (b->p != b->end) {
 		g->pending_err = batch_error(g, b, "bytes after the last event");
 	} else {
 		g->heap[0] = g->heap[--g->heap_len];
 	}
-	heap_down(g, 0);
+	if (g->heap_len > 1)
+		heap_down(g, 0);
 	*out = ev;
 	return 1;
 }
@@ -1120,4 +1134,9 @@ CTRACE_API int ctrace_gen_info_at(const ctrace_gen *g, size_t i, const char **ke
 CTRACE_API uint64_t ctrace_reader_size(const ctrace_reader *r)
 {
 	return r->size;
+}
+
+CTRACE_API int64_t ctrace_gen_realtime_offset(const ctrace_gen *g)
+{
+	return g->have_clock ? (int64_t)(g->r0 - g->m0) : 0;
 }

@@ -14,6 +14,7 @@ static const char usage[] =
 	"                                       (-g generation headers, -s stacks)\n"
 	"  stats [--sort=COL] [--top=N] [--pid=P] [--tid=T] [--format=table|csv|json]\n"
 	"        [--latency] FILE                per-thread states, counts and latencies\n"
+	"  pprof --type=TYPE [-o OUT] FILE      a pprof profile: sync, io, syscall, sched, alloc, cpu\n"
 	"  export --format=chrome [-o OUT] FILE Chrome/Perfetto trace event JSON\n"
 	"  help                                 this text\n"
 	"  version                              print the version\n";
@@ -55,6 +56,8 @@ int main(int argc, char **argv)
 		return cmd_stats(argc - 1, argv + 1);
 	if (strcmp(cmd, "export") == 0)
 		return cmd_export(argc - 1, argv + 1);
+	if (strcmp(cmd, "pprof") == 0)
+		return cmd_pprof(argc - 1, argv + 1);
 	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
 		fputs(usage, stdout);
 		return 0;

@@ -123,6 +123,7 @@ struct ctrace_frame {
 	const char *mapping;  /* path of the object, NULL when unknown */
 	const uint8_t *build_id;
 	size_t build_id_len;
+	uint64_t map_start, map_end, map_offset; /* the object's mapping, 0 when unknown */
 };
 
 struct ctrace_call {
@@ -227,6 +228,9 @@ CTRACE_API const char *ctrace_gen_info_value(const ctrace_gen *g, const char *ke
 /** INFO records by index: @return 1 with *key and *value set, 0 past the end. */
 CTRACE_API int ctrace_gen_info_at(const ctrace_gen *g, size_t i, const char **key,
 				  const char **value);
+
+/** @return CLOCK_REALTIME minus CLOCK_MONOTONIC at the generation's first sync point. */
+CTRACE_API int64_t ctrace_gen_realtime_offset(const ctrace_gen *g);
 
 /** Convert raw ticks of this generation's clock to CLOCK_MONOTONIC ns. */
 CTRACE_API int64_t ctrace_gen_ticks_to_ns(const ctrace_gen *g, uint64_t ticks);
@@ -375,6 +379,9 @@ CTRACE_API const char *ctrace_model_warning(const ctrace_model *m, size_t i);
 
 /** The trace window: its first and last moment (CLOCK_MONOTONIC ns). */
 CTRACE_API void ctrace_model_window(const ctrace_model *m, int64_t *start_ns, int64_t *end_ns);
+
+/** @return the trace start as wall-clock time (CLOCK_REALTIME ns), 0 when unknown. */
+CTRACE_API int64_t ctrace_model_start_realtime(const ctrace_model *m);
 
 /** Events read, and events the recorder reported lost. */
 CTRACE_API void ctrace_model_counts(const ctrace_model *m, uint64_t *events, uint64_t *lost);

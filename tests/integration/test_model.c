@@ -13,7 +13,7 @@
 #include "ctest.h"
 #include "tracetest.h"
 
-static const char *ctrace_bin, *wl_dir;
+static const char *ctrace_bin, *wl_dir, *src_dir;
 static char *tmp;
 
 struct analysis {
@@ -248,12 +248,124 @@ static void latency_of_sleeps(void)
 	done(&a);
 }
 
+struct intervals {
+	FILE *f;
+	int64_t start;
+	size_t n;
+};
+
+static int save_interval(void *ud, const struct ctrace_interval *iv)
+{
+	struct intervals *w = ud;
+	fprintf(w->f, "%u %u %" PRId64 " %" PRId64 " %s\n", iv->pid, iv->tid,
+		iv->begin_ns - w->start, iv->end_ns - iv->begin_ns, ctrace_state_name(iv->state));
+	w->n++;
+	return 0;
+}
+
+static int have_program(const char *name)
+{
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "command -v %s >/dev/null 2>&1", name);
+	return system(cmd) == 0;
+}
+
+/* The Chrome export is JSON and holds every state interval of the model, exactly. */
+static void chrome_export_has_every_interval(void)
+{
+	if (!have_program("python3")) {
+		fprintf(stderr, "chrome_export_has_every_interval: skipped: no python3 to parse JSON "
+				"(tests/run installs it)\n");
+		return;
+	}
+	struct analysis a;
+	analyse(&a, "mutex", NULL);
+	char expected[4300], json[4300];
+	snprintf(expected, sizeof(expected), "%s/intervals.txt", tmp);
+	snprintf(json, sizeof(json), "%s/export.json", tmp);
+	ctrace_reader *r;
+	ctrace_model *m;
+	ASSERT_EQ(ctrace_reader_open(a.path, &r), 0);
+	struct intervals w = { fopen(expected, "w"), ctrace_reader_start_ns(r), 0 };
+	struct ctrace_model_callbacks cb = { .userdata = &w, .interval = save_interval };
+	ASSERT_EQ(ctrace_model_build(r, &cb, &m), 0);
+	fclose(w.f);
+	ASSERT_GT(w.n, 10);
+	ctrace_model_free(m);
+	ctrace_reader_free(r);
+
+	char *exp[] = { (char *)ctrace_bin, "export", "--format=chrome", "-o", json, a.path, NULL };
+	ASSERT_EQ(WEXITSTATUS(tt_run(exp, NULL, NULL)), 0);
+	char script[4300];
+	snprintf(script, sizeof(script), "%s/check_chrome.py", src_dir);
+	char *chk[] = { "/usr/bin/env", "python3", script, json, expected, NULL };
+	char *out;
+	int st = tt_run(chk, NULL, &out);
+	if (WEXITSTATUS(st) != 0)
+		CT_FAIL("check_chrome.py: %s", out);
+	free(out);
+	done(&a);
+}
+
+/* go tool pprof reads the sync profile and names the contended function at the top. */
+static void pprof_read_by_go(void)
+{
+	char cmd[9000];
+	if (!have_program("go")) {
+		fprintf(stderr, "pprof_read_by_go: skipped: no go tool pprof (tests/run installs "
+				"golang-go)\n");
+		return;
+	}
+	char trace[4300], exe[4300];
+	snprintf(trace, sizeof(trace), "%s/mutex_contend.trace", tmp);
+	snprintf(exe, sizeof(exe), "%s/mutex_contend", wl_dir);
+	char *rec[] = { (char *)ctrace_bin, "record", "-q", "-o", trace, "--", exe, NULL };
+	ASSERT_EQ(WEXITSTATUS(tt_run(rec, NULL, NULL)), 0);
+	char prof[4300];
+	snprintf(prof, sizeof(prof), "%s/sync.pb.gz", tmp);
+	char *pp[] = { (char *)ctrace_bin, "pprof", "--type=sync", "-o", prof, trace, NULL };
+	ASSERT_EQ(WEXITSTATUS(tt_run(pp, NULL, NULL)), 0);
+	/* The main thread's join lasts the whole run: leave it out, and among the workers'
+	 * waits the contended function must come first. */
+	snprintf(cmd, sizeof(cmd),
+		 "HOME=%s GOCACHE=%s/gocache go tool pprof -top -nodefraction=0 -ignore='^main$' %s "
+		 "2>&1", tmp, tmp, prof);
+	FILE *p = popen(cmd, "r");
+	char line[512];
+	int rows = 0, top_is_subject = 0;
+	while (fgets(line, sizeof(line), p)) {
+		/* The first row after the header is the function with the most flat time. */
+		if (strstr(line, "flat%")) {
+			rows = 1;
+			continue;
+		}
+		if (rows == 1) {
+			top_is_subject = strstr(line, "contend_on_lock") != NULL;
+			rows = 2;
+		}
+	}
+	ASSERT_EQ(pclose(p), 0);
+	if (!top_is_subject)
+		CT_FAIL("the sync profile's top function is not the workload's (contend_on_lock)");
+	/* Every type can be written. */
+	const char *types[] = { "io", "syscall", "sched", "alloc", "cpu" };
+	for (size_t i = 0; i < 5; i++) {
+		char t[32];
+		snprintf(t, sizeof(t), "--type=%s", types[i]);
+		char *q[] = { (char *)ctrace_bin, "pprof", t, "-o", prof, trace, NULL };
+		ASSERT_EQ(WEXITSTATUS(tt_run(q, NULL, NULL)), 0);
+	}
+	char *bad[] = { (char *)ctrace_bin, "pprof", "--type=nope", "-o", prof, trace, NULL };
+	ASSERT_EQ(WEXITSTATUS(tt_run(bad, NULL, NULL)), 2);
+}
+
 int main(int argc, char **argv)
 {
-	if (argc < 3)
-		CT_FAIL("usage: test_model CTRACE WORKLOAD_DIR");
+	if (argc < 4)
+		CT_FAIL("usage: test_model CTRACE WORKLOAD_DIR LIBCTRACE [SRCDIR]");
 	ctrace_bin = argv[1];
 	wl_dir = argv[2];
+	src_dir = argc > 4 ? argv[4] : ".";
 	tmp = tt_tmpdir();
 	RUN(sleep_is_sleep);
 	RUN(spin_is_user);
@@ -263,6 +375,8 @@ int main(int argc, char **argv)
 	RUN(three_threads_one_cpu_without_perf);
 	RUN(stats_json_matches_the_model);
 	RUN(latency_of_sleeps);
+	RUN(chrome_export_has_every_interval);
+	RUN(pprof_read_by_go);
 	tt_rmrf(tmp);
 	return 0;
 }
