@@ -108,7 +108,8 @@ CTRACE_API int ctrace_merge(const char *const *paths, size_t npaths, int out_fd,
 			st.damaged_inputs++;
 		}
 	}
-	qsort(refs, nrefs, sizeof(*refs), cmp_ref);
+	if (nrefs > 1)
+		qsort(refs, nrefs, sizeof(*refs), cmp_ref);
 
 	uint8_t hdr[CTR_FILE_HEADER_SIZE];
 	ctr_file_header(hdr);

@@ -884,7 +884,8 @@ static void finish(struct ctrace_model *m)
 			       th->wait_by[CTRACE_REASON_MEMORY];
 		st->ended = th->ended;
 	}
-	qsort(m->threads, m->nthreads, sizeof(*m->threads), cmp_thread);
+	if (m->nthreads > 1)
+		qsort(m->threads, m->nthreads, sizeof(*m->threads), cmp_thread);
 	if (no_switches)
 		warn(m, "no context-switch records: the User/Sys/Idle/Wait split is estimated from "
 			"the kernel's per-thread totals (see the 'estimated' threads)");

@@ -104,7 +104,8 @@ static int merge_parts(const char *dir, const char *out, int quiet)
 		snprintf(paths[n], len, "%s/%s", dir, de->d_name);
 		n++;
 	}
-	qsort(paths, n, sizeof(*paths), cmp_str);
+	if (n > 1)
+		qsort(paths, n, sizeof(*paths), cmp_str);
 
 	char tmp[PATH_MAX];
 	snprintf(tmp, sizeof(tmp), "%s.tmp", out);

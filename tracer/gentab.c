@@ -8,83 +8,26 @@
 #include <string.h>
 
 #include "../format/encode.h"
+#include "../format/u64map.h"
 #include "internal.h"
 
-/* An open-addressing map from nonzero u64 keys to u32 values. */
-struct map {
-	uint64_t *keys;
-	uint32_t *vals;
-	size_t cap, len;
-};
-
-static void map_clear(struct map *m)
+/* The value of @key, or 0 when absent (values stored here are never 0). */
+static uint32_t map_get(const struct ctr_u64map *m, uint64_t key)
 {
-	if (m->len) {
-		memset(m->keys, 0, m->cap * sizeof(*m->keys));
-		m->len = 0;
-	}
+	uint64_t v;
+	return ctr_u64map_get(m, key, &v) ? (uint32_t)v : 0;
 }
 
-static size_t slot_of(const struct map *m, uint64_t key)
+static int map_put(struct ctr_u64map *m, uint64_t key, uint32_t val)
 {
-	uint64_t h = key * 0x9e3779b97f4a7c15ull;
-	size_t i = (size_t)(h >> 20) & (m->cap - 1);
-	while (m->keys[i] && m->keys[i] != key)
-		i = (i + 1) & (m->cap - 1);
-	return i;
-}
-
-static int map_grow(struct map *m)
-{
-	struct map n = { 0 };
-	n.cap = m->cap ? m->cap * 2 : 1024;
-	n.keys = calloc(n.cap, sizeof(*n.keys));
-	n.vals = malloc(n.cap * sizeof(*n.vals));
-	if (!n.keys || !n.vals) {
-		free(n.keys);
-		free(n.vals);
-		return -1;
-	}
-	for (size_t i = 0; i < m->cap; i++) {
-		if (!m->keys[i])
-			continue;
-		size_t j = slot_of(&n, m->keys[i]);
-		n.keys[j] = m->keys[i];
-		n.vals[j] = m->vals[i];
-		n.len++;
-	}
-	free(m->keys);
-	free(m->vals);
-	*m = n;
-	return 0;
-}
-
-/* The value of @key, or 0 when absent. */
-static uint32_t map_get(const struct map *m, uint64_t key)
-{
-	if (!m->cap)
-		return 0;
-	size_t i = slot_of(m, key);
-	return m->keys[i] ? m->vals[i] : 0;
-}
-
-static int map_put(struct map *m, uint64_t key, uint32_t val)
-{
-	if ((m->len + 1) * 2 > m->cap && map_grow(m) < 0)
-		return -1;
-	size_t i = slot_of(m, key);
-	if (!m->keys[i])
-		m->len++;
-	m->keys[i] = key;
-	m->vals[i] = val;
-	return 0;
+	return ctr_u64map_put(m, key, val);
 }
 
 static struct {
-	struct map stacks;  /* stack id -> 1 */
-	struct map frames;  /* pc -> frame id */
-	struct map strings; /* string pointer -> string id */
-	struct map maps;    /* ctr_map pointer -> mapping id */
+	struct ctr_u64map stacks;  /* stack id -> 1 */
+	struct ctr_u64map frames;  /* pc -> frame id */
+	struct ctr_u64map strings; /* string pointer -> string id */
+	struct ctr_u64map maps;    /* ctr_map pointer -> mapping id */
 	uint64_t *stack_list;
 	size_t nstack_list, stack_cap;
 	int failed;
@@ -92,10 +35,10 @@ static struct {
 
 void ctr_gentab_reset(void)
 {
-	map_clear(&T.stacks);
-	map_clear(&T.frames);
-	map_clear(&T.strings);
-	map_clear(&T.maps);
+	ctr_u64map_clear(&T.stacks);
+	ctr_u64map_clear(&T.frames);
+	ctr_u64map_clear(&T.strings);
+	ctr_u64map_clear(&T.maps);
 	T.nstack_list = 0;
 	T.failed = 0;
 }

@@ -197,15 +197,6 @@ extern char ctr_perf_status[160];
 void ctr_gentab_reset(void);
 void ctr_gentab_note_stack(uint64_t id);
 void ctr_gentab_emit(struct ctr_genenc *e);
-void ctr_sched_drain(struct ctr_slot *s,
-		     void (*fn)(void *ud, uint64_t ns, int out, int preempted, uint32_t cpu),
-		     void *ud, uint64_t *lost);
-extern char ctr_perf_status[160];
-
-/* gentab.c: the stack tables of the open generation (writer thread only) */
-void ctr_gentab_reset(void);
-void ctr_gentab_note_stack(uint64_t id);
-void ctr_gentab_emit(struct ctr_genenc *e);
 
 /* writer.c */
 int ctr_writer_start(const uint32_t *tids, const char (*names)[16], size_t n);

@@ -77,86 +77,54 @@ static inline int sync_traced(void)
 	       !ctr_tls.busy && (ctr_g.cfg.classes & CTR_CLASS_SYNC);
 }
 
-CTR_WRAP int pthread_mutex_lock(pthread_mutex_t *m)
-{
-	if (likely(!sync_traced()))
-		return REAL(mutex_lock)(m);
-	int rc = REAL(mutex_trylock)(m);
-	if (rc != EBUSY)
-		return rc;
-	struct ctr_episode c;
-	ctr_block_begin(&c, CTR_CALL_PTHREAD_MUTEX_LOCK, (uintptr_t)m);
-	rc = REAL(mutex_lock)(m);
-	ctr_block_end(&c, rc);
-	return rc;
-}
-
-CTR_WRAP int pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *ts)
-{
-	if (likely(!sync_traced()))
-		return REAL(mutex_timedlock)(m, ts);
-	int rc = REAL(mutex_trylock)(m);
-	if (rc != EBUSY)
-		return rc;
-	struct ctr_episode c;
-	ctr_block_begin(&c, CTR_CALL_PTHREAD_MUTEX_TIMEDLOCK, (uintptr_t)m);
-	rc = REAL(mutex_timedlock)(m, ts);
-	ctr_block_end(&c, rc);
-	return rc;
-}
-
-/* rwlocks: try first, record only when the lock was busy. */
-#define RWLOCK_WRAP(fn, field, tryfield, call)                    \
-	CTR_WRAP int fn(pthread_rwlock_t *l)                      \
+/*
+ * Locks that record only contention: try first; only a busy lock becomes an episode.
+ * A second variant for the timed calls, which take a deadline.
+ */
+#define TRYLOCK_WRAP(fn, type, field, tryfield, call)             \
+	CTR_WRAP int fn(type *l)                                  \
 	{                                                         \
 		if (likely(!sync_traced()))                       \
 			return REAL(field)(l);                    \
 		int rc = REAL(tryfield)(l);                       \
 		if (rc != EBUSY)                                  \
 			return rc;                                \
-		struct ctr_episode c;                                \
+		struct ctr_episode c;                             \
 		ctr_block_begin(&c, call, (uintptr_t)l);          \
 		rc = REAL(field)(l);                              \
 		ctr_block_end(&c, rc);                            \
 		return rc;                                        \
 	}
 
-RWLOCK_WRAP(pthread_rwlock_rdlock, rdlock, tryrdlock, CTR_CALL_PTHREAD_RWLOCK_RDLOCK)
-RWLOCK_WRAP(pthread_rwlock_wrlock, wrlock, trywrlock, CTR_CALL_PTHREAD_RWLOCK_WRLOCK)
-
-#define RWLOCK_TIMED_WRAP(fn, field, tryfield, call)                      \
-	CTR_WRAP int fn(pthread_rwlock_t *l, const struct timespec *ts)   \
+#define TRYLOCK_TIMED_WRAP(fn, type, field, tryfield, call)               \
+	CTR_WRAP int fn(type *l, const struct timespec *ts)               \
 	{                                                                 \
 		if (likely(!sync_traced()))                               \
 			return REAL(field)(l, ts);                        \
 		int rc = REAL(tryfield)(l);                               \
 		if (rc != EBUSY)                                          \
 			return rc;                                        \
-		struct ctr_episode c;                                        \
+		struct ctr_episode c;                                     \
 		ctr_block_begin(&c, call, (uintptr_t)l);                  \
 		rc = REAL(field)(l, ts);                                  \
 		ctr_block_end(&c, rc);                                    \
 		return rc;                                                \
 	}
 
-RWLOCK_TIMED_WRAP(pthread_rwlock_timedrdlock, timedrdlock, tryrdlock,
-		  CTR_CALL_PTHREAD_RWLOCK_TIMEDRDLOCK)
-RWLOCK_TIMED_WRAP(pthread_rwlock_timedwrlock, timedwrlock, trywrlock,
-		  CTR_CALL_PTHREAD_RWLOCK_TIMEDWRLOCK)
-
-CTR_WRAP int pthread_spin_lock(pthread_spinlock_t *l)
-{
-	if (likely(!sync_traced()))
-		return REAL(spin_lock)(l);
-	int rc = REAL(spin_trylock)(l);
-	if (rc != EBUSY)
-		return rc;
-	struct ctr_episode c;
-	ctr_block_begin(&c, CTR_CALL_PTHREAD_SPIN_LOCK, (uintptr_t)l);
-	rc = REAL(spin_lock)(l);
-	ctr_block_end(&c, rc);
-	return rc;
-}
+TRYLOCK_WRAP(pthread_mutex_lock, pthread_mutex_t, mutex_lock, mutex_trylock,
+	     CTR_CALL_PTHREAD_MUTEX_LOCK)
+TRYLOCK_TIMED_WRAP(pthread_mutex_timedlock, pthread_mutex_t, mutex_timedlock, mutex_trylock,
+		   CTR_CALL_PTHREAD_MUTEX_TIMEDLOCK)
+TRYLOCK_WRAP(pthread_rwlock_rdlock, pthread_rwlock_t, rdlock, tryrdlock,
+	     CTR_CALL_PTHREAD_RWLOCK_RDLOCK)
+TRYLOCK_WRAP(pthread_rwlock_wrlock, pthread_rwlock_t, wrlock, trywrlock,
+	     CTR_CALL_PTHREAD_RWLOCK_WRLOCK)
+TRYLOCK_TIMED_WRAP(pthread_rwlock_timedrdlock, pthread_rwlock_t, timedrdlock, tryrdlock,
+		   CTR_CALL_PTHREAD_RWLOCK_TIMEDRDLOCK)
+TRYLOCK_TIMED_WRAP(pthread_rwlock_timedwrlock, pthread_rwlock_t, timedwrlock, trywrlock,
+		   CTR_CALL_PTHREAD_RWLOCK_TIMEDWRLOCK)
+TRYLOCK_WRAP(pthread_spin_lock, pthread_spinlock_t, spin_lock, spin_trylock,
+	     CTR_CALL_PTHREAD_SPIN_LOCK)
 
 /*
  * Waits that always block are recorded every time, and keep the thread's blocking state
