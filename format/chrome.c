@@ -27,6 +27,7 @@ struct chrome {
 	uint64_t flow_id;
 	uint32_t *pids_named;
 	size_t npids_named;
+	const struct ctrace_model_callbacks *progress;
 };
 
 static void flush(struct chrome *c)
@@ -219,7 +220,14 @@ static int on_event(void *ud, const ctrace_gen *g, const struct ctrace_event *ev
 	return c->err;
 }
 
+static void chrome_progress(void *ud, uint64_t done, uint64_t total)
+{
+	const struct chrome *c = ud;
+	c->progress->progress(c->progress->userdata, done, total);
+}
+
 CTRACE_API int ctrace_export_chrome(ctrace_reader *r, ctrace_write_fn write, void *userdata,
+				    const struct ctrace_model_callbacks *progress,
 				    ctrace_model **model)
 {
 	struct chrome *c = calloc(1, sizeof(*c));
@@ -232,6 +240,12 @@ CTRACE_API int ctrace_export_chrome(ctrace_reader *r, ctrace_write_fn write, voi
 	c->start_ns = ctrace_reader_start_ns(r);
 	put(c, "{\"displayTimeUnit\":\"ns\",\"traceEvents\":[", 39);
 	struct ctrace_model_callbacks cb = { c, on_interval, on_event, NULL };
+	if (progress && progress->progress) {
+		/* The model gives one userdata to all callbacks: the progress one reaches the
+		 * caller's through this export's state. */
+		c->progress = progress;
+		cb.progress = chrome_progress;
+	}
 	int err = ctrace_model_build(r, &cb, &m);
 	put(c, "\n]}\n", 4);
 	flush(c);

@@ -2,6 +2,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <ctrace/trace.h>
 
 #include "tools.h"
 
@@ -27,6 +30,27 @@ void tool_error(const char *cmd, const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+static void progress(void *ud, uint64_t done, uint64_t total)
+{
+	if (total)
+		fprintf(stderr, "\rctrace %s: reading %3d%%", (const char *)ud,
+			(int)(done * 100 / total));
+}
+
+void tool_progress(struct ctrace_model_callbacks *cb, const char *cmd)
+{
+	if (isatty(2)) {
+		cb->progress = progress;
+		cb->userdata = (void *)cmd;
+	}
+}
+
+void tool_progress_done(const struct ctrace_model_callbacks *cb)
+{
+	if (cb->progress)
+		fprintf(stderr, "\r%40s\r", "");
 }
 
 void human_size(char *buf, unsigned long size, unsigned long long bytes)

@@ -75,7 +75,10 @@ int cmd_export(int argc, char **argv)
 		fd = fileno(f);
 	}
 	ctrace_model *m = NULL;
-	err = ctrace_export_chrome(r, write_fd, &fd, &m);
+	struct ctrace_model_callbacks cb = { 0 };
+	tool_progress(&cb, "export");
+	err = ctrace_export_chrome(r, write_fd, &fd, &cb, &m);
+	tool_progress_done(&cb);
 	if (err)
 		tool_error("export", "%s",
 			   err == CTRACE_EIO ? "cannot write the output" : ctrace_reader_errmsg(r));

@@ -62,9 +62,12 @@ int cmd_pprof(int argc, char **argv)
 
 	ctrace_reader *r;
 	ctrace_model *m = NULL;
+	struct ctrace_model_callbacks cb = { 0 };
+	tool_progress(&cb, "pprof");
 	int err = ctrace_reader_open(path, &r);
 	if (!err)
-		err = ctrace_model_build(r, NULL, &m);
+		err = ctrace_model_build(r, &cb, &m);
+	tool_progress_done(&cb);
 	if (err) {
 		tool_error("pprof", "%s", r ? ctrace_reader_errmsg(r) : ctrace_strerror(err));
 		ctrace_reader_free(r);

@@ -283,13 +283,6 @@ static void print_latency(const ctrace_model *m, const struct ctrace_thread_stat
 	}
 }
 
-static void progress(void *ud, uint64_t done, uint64_t total)
-{
-	(void)ud;
-	if (total)
-		fprintf(stderr, "\rctrace stats: reading %3d%%", (int)(done * 100 / total));
-}
-
 static const struct column *find_col(const char *name)
 {
 	for (size_t c = 0; c < NCOLS; c++)
@@ -384,12 +377,9 @@ int cmd_stats(int argc, char **argv)
 		return 1;
 	}
 	struct ctrace_model_callbacks cb = { 0 };
-	int tty = isatty(2);
-	if (tty)
-		cb.progress = progress;
+	tool_progress(&cb, "stats");
 	err = ctrace_model_build(r, &cb, &m);
-	if (tty)
-		fprintf(stderr, "\r%40s\r", "");
+	tool_progress_done(&cb);
 	if (err) {
 		tool_error("stats", "%s", ctrace_reader_errmsg(r));
 		ctrace_reader_free(r);

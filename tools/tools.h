@@ -11,6 +11,12 @@ int cmd_pprof(int argc, char **argv);
 /* "ctrace SUBCOMMAND: message" on stderr. */
 void tool_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* A progress line on stderr for model builds, when stderr is a terminal: sets @cb's
+ * progress callback (and its userdata to the command's name). */
+struct ctrace_model_callbacks;
+void tool_progress(struct ctrace_model_callbacks *cb, const char *cmd);
+void tool_progress_done(const struct ctrace_model_callbacks *cb);
+
 /* "12.3 KiB" */
 void human_size(char *buf, unsigned long size, unsigned long long bytes);
 

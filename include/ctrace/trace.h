@@ -408,11 +408,13 @@ typedef int (*ctrace_write_fn)(void *userdata, const void *data, size_t len);
 /**
  * Write the trace as Chrome trace event JSON (Perfetto UI, chrome://tracing): thread and
  * process names, every state interval, tasks and regions, logs, wake-up arrows. Streams:
- * memory does not grow with the trace. When @model is not NULL, the model built on the
- * way is handed back (the caller frees it), e.g. for its warnings.
+ * memory does not grow with the trace. @progress (may be NULL) lends its progress
+ * callback and userdata; its other callbacks are not used. When @model is not NULL, the
+ * model built on the way is handed back (the caller frees it), e.g. for its warnings.
  * @return 0, CTRACE_EIO when @write failed, or the error of an unreadable trace.
  */
 CTRACE_API int ctrace_export_chrome(ctrace_reader *r, ctrace_write_fn write, void *userdata,
+				    const struct ctrace_model_callbacks *progress,
 				    ctrace_model **model);
 
 /** @return the name of a state ("user", "sys", "idle", "wait", "unknown"). */
