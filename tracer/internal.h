@@ -118,9 +118,8 @@ struct ctr_global {
 	pthread_key_t key;
 	/* control */
 	pthread_mutex_t ctl;
-	int running;
-	int fd;                  /* sink */
-	int own_fd;              /* close it when tracing stops */
+	struct ctr_sink *file;   /* CTRACE_OUT or ctrace_start's, when running */
+	struct ctr_sink *flight; /* CTRACE_FLIGHT's recorder, when on */
 	pid_t pid;
 	char out_spec[4096];     /* CTRACE_OUT, "" when not set */
 	char out_path[4200];     /* the file this process writes */
@@ -198,9 +197,28 @@ void ctr_gentab_reset(void);
 void ctr_gentab_note_stack(uint64_t id);
 void ctr_gentab_emit(struct ctr_genenc *e);
 
-/* writer.c */
-int ctr_writer_start(const uint32_t *tids, const char (*names)[16], size_t n);
-int ctr_writer_stop(int final_timeout_ms);
+/* A destination for generations (sink.c, http.c). The writer thread calls write; whoever
+ * removed the sink from the capture calls release. */
+struct ctr_sink {
+	/* The file header or one generation, in two pieces. @return 0 or a negative errno. */
+	int (*write)(struct ctr_sink *s, const void *a, size_t alen, const void *b, size_t blen);
+	void (*release)(struct ctr_sink *s);
+	const char *name; /* for messages: "file", "HTTP client", ... */
+	int failed;       /* a write failed: the writer skips it from then on */
+	int error;        /* the CTRACE_E* of that */
+	struct ctr_sink *next;
+};
+struct ctr_sink *ctr_fd_sink_new(int fd, int own);
+void ctr_fd_sink_own(struct ctr_sink *s, int own);
+struct ctr_sink *ctr_flight_sink_new(uint64_t limit);
+int ctr_flight_copy(struct ctr_sink *s, int (*out)(void *ud, const void *p, size_t n), void *ud);
+uint64_t ctr_flight_bytes(struct ctr_sink *s);
+
+/* writer.c; all but flush with ctl held */
+int ctr_capture_add(struct ctr_sink *s);    /* starts tracing with the first sink */
+int ctr_capture_remove(struct ctr_sink *s, int timeout_ms); /* stops it with the last */
+int ctr_capture_count(void);
+int ctr_capture_stop_all(int timeout_ms); /* at exit: the final generation to every sink */
 int ctr_writer_flush(int timeout_ms);
 void ctr_writer_forget(void);
 

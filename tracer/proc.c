@@ -26,7 +26,8 @@ static int owner_process(void)
 /* pthread_atfork child handler: only the forking thread exists here. */
 void ctr_fork_child(void)
 {
-	int was_running = ctr_g.running;
+	int was_running = ctr_g.file != NULL;
+	struct ctr_sink *file = ctr_g.file;
 
 	ctr_tls.busy++;
 	atomic_store(&ctr_on, 0);
@@ -34,11 +35,13 @@ void ctr_fork_child(void)
 	ctr_writer_forget();
 	ctr_slot_reset_after_fork();
 	ctr_symbolize_reset(); /* the parent's writer may have been in the middle of it */
-	ctr_g.running = 0;
 	ctr_g.pid = getpid();
-	if (ctr_g.own_fd && ctr_g.fd >= 0)
-		close(ctr_g.fd);
-	ctr_g.fd = -1;
+	/* The parent's sinks: its file (closed here if the tracer opened it), its HTTP
+	 * client and flight recorder belong to the parent. */
+	ctr_g.file = NULL;
+	ctr_g.flight = NULL;
+	if (file)
+		file->release(file);
 	/* A program that controls tracing itself (ctrace_start) decides for its children too. */
 	if (was_running && ctr_g.out_spec[0]) {
 		int fd = ctr_open_output(1);
@@ -75,7 +78,7 @@ static size_t env_count(char *const envp[])
 static int needs_env_rewrite(void)
 {
 	size_t len = strlen(ctr_g.out_spec);
-	return ctr_g.running && len && ctr_g.out_spec[len - 1] != '/' && owner_process();
+	return ctr_g.file && len && ctr_g.out_spec[len - 1] != '/' && owner_process();
 }
 
 static void fill_env(char **out, char *const envp[], size_t n, char *entry)
@@ -166,7 +169,7 @@ CTR_WRAP int execle(const char *path, const char *arg, ...)
 
 CTR_WRAP void _exit(int status)
 {
-	if (ctr_g.running && owner_process())
+	if (owner_process())
 		ctr_process_exit();
 	CTR_REAL(_exit)(status);
 }

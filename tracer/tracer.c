@@ -22,7 +22,6 @@
 _Atomic int ctr_on;
 struct ctr_global ctr_g = {
 	.ctl = PTHREAD_MUTEX_INITIALIZER,
-	.fd = -1,
 };
 struct ctr_real ctr_real;
 
@@ -349,61 +348,37 @@ int ctr_snapshot_threads(uint32_t **tids_out, char (**names_out)[16], size_t *n_
 	return 0;
 }
 
-static int write_file_header(int fd)
-{
-	uint8_t hdr[CTR_FILE_HEADER_SIZE];
-	ctr_file_header(hdr);
-	size_t done = 0;
-	while (done < sizeof(hdr)) {
-		ssize_t n = write(fd, hdr + done, sizeof(hdr) - done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return CTRACE_EIO;
-		done += (size_t)n;
-	}
-	return 0;
-}
-
 /* Start a capture into @fd. Called with ctl held and ctr_tls.busy set. */
 int ctr_start_locked(int fd, int own)
 {
-	uint32_t *tids;
-	char(*names)[16];
-	size_t n;
-
-	if (ctr_g.running)
+	if (ctr_g.file)
 		return CTRACE_EBUSY;
 	if (fd < 0 || fcntl(fd, F_GETFL) < 0)
 		return CTRACE_EINVAL;
-	int err = write_file_header(fd);
-	if (err)
+	struct ctr_sink *k = ctr_fd_sink_new(fd, 0);
+	if (!k)
+		return CTRACE_ENOMEM;
+	int err = ctr_capture_add(k);
+	if (err) {
+		k->release(k); /* the caller still owns the fd when this fails */
 		return err;
-	ctr_g.fd = fd;
-	ctr_g.own_fd = own;
-	err = ctr_snapshot_threads(&tids, &names, &n);
-	if (err)
-		return err;
-	err = ctr_writer_start(tids, (const char(*)[16])names, n);
-	free(tids);
-	free(names);
-	if (err)
-		return err;
-	ctr_g.running = 1;
-	atomic_store(&ctr_on, 1);
+	}
+	/* From here on the sink closes an fd we opened ourselves. */
+	ctr_fd_sink_own(k, own);
+	ctr_g.file = k;
 	return 0;
 }
 
 static int stop_locked(int timeout_ms)
 {
-	if (!ctr_g.running)
+	struct ctr_sink *k = ctr_g.file;
+	if (!k)
 		return CTRACE_ENOTRUNNING;
-	atomic_store(&ctr_on, 0);
-	int err = ctr_writer_stop(timeout_ms);
-	if (ctr_g.own_fd)
-		close(ctr_g.fd);
-	ctr_g.fd = -1;
-	ctr_g.running = 0;
+	ctr_g.file = NULL;
+	int err = ctr_capture_remove(k, timeout_ms);
+	/* A writer stuck in write() may still hold the sink: then it is left, not freed. */
+	if (!(err == CTRACE_EIO && !k->failed))
+		k->release(k);
 	return err;
 }
 
@@ -462,16 +437,26 @@ __attribute__((constructor)) static void ctr_init(void)
 	ctr_tls.busy--;
 }
 
-/* The process is exiting (exit() or return from main): write what was recorded. */
+/*
+ * The process is exiting (exit() or return from main): the final generation goes to every
+ * capture. Sinks are not freed: the process is going away, and an HTTP client's
+ * connection thread may still be sending its last bytes.
+ */
 void ctr_process_exit(void)
 {
-	if (!ctr_g.running || getpid() != ctr_g.pid)
+	if (!ctr_capture_count() || getpid() != ctr_g.pid)
 		return;
 	ctr_thread_end(CTRACE_END_PROCESS_EXIT);
 	ctr_tls.busy++;
-	pthread_mutex_lock(&ctr_g.ctl);
-	stop_locked(2000);
-	pthread_mutex_unlock(&ctr_g.ctl);
+	/* A thread killed while holding ctl (or exit from a signal handler) must not hang
+	 * the exit: try for a while, then go without the final generation. */
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 2;
+	if (pthread_mutex_timedlock(&ctr_g.ctl, &ts) == 0) {
+		ctr_capture_stop_all(2000);
+		pthread_mutex_unlock(&ctr_g.ctl);
+	}
 	ctr_tls.busy--;
 }
 

@@ -2,7 +2,7 @@
  * The writer thread: drains every slot's ring into the open generation, closes a generation
  * every period (or when it grows past gen_max_bytes), and writes it to the sink.
  *
- * It is the only thread that touches the encoder once started; ctr_writer_start() prepares
+ * It is the only thread that touches the encoder once started; writer_start() prepares
  * the first generation before the thread exists. Its own calls are never traced (its TLS
  * state is 2) and it runs with every signal blocked, so a closed pipe gives EPIPE, not a
  * SIGPIPE that would kill the traced program.
@@ -23,7 +23,7 @@
 #include "../format/encode.h"
 #include "internal.h"
 
-enum { REQ_STOP = 1, REQ_FLUSH = 2 };
+enum { REQ_STOP = 1, REQ_FLUSH = 2, REQ_ADD = 4, REQ_REMOVE = 8 };
 
 static struct writer {
 	pthread_t thread;
@@ -40,7 +40,9 @@ static struct writer {
 	uint8_t *stage;
 	size_t stage_cap;
 	_Atomic int req;
-	_Atomic uint32_t flushes; /* futex: completed flushes */
+	_Atomic uint32_t flushes; /* futex: completed flushes and sink changes */
+	struct ctr_sink *sinks;   /* the writer thread's; changed by it on request */
+	struct ctr_sink *pending; /* the sink of a REQ_ADD or REQ_REMOVE */
 	int error;
 	uint64_t lost_written;
 	/* the process, read once per stream */
@@ -57,30 +59,24 @@ static void futex_wait(_Atomic uint32_t *word, uint32_t val, uint64_t ns)
 	syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, val, &ts, NULL, 0);
 }
 
-static int write_sink(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+/* Hand the bytes to every sink that still works. @return how many took them. */
+static int write_sinks(const void *a, size_t alen, const void *b, size_t blen)
 {
-	struct iovec iov[2] = { { (void *)a, alen }, { (void *)b, blen } };
-	int cnt = 2;
-	struct iovec *v = iov;
-
-	while (cnt) {
-		ssize_t n = writev(ctr_g.fd, v, cnt);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
+	int ok = 0;
+	for (struct ctr_sink *k = W.sinks; k; k = k->next) {
+		if (k->failed)
+			continue;
+		int err = k->write(k, a, alen, b, blen);
+		if (err < 0) {
+			k->failed = 1;
+			k->error = CTRACE_EIO;
+			ctr_warn("cannot write the trace to the %s: %s; it gets no more", k->name,
+				 strerror(-err));
+			continue;
 		}
-		while (cnt && (size_t)n >= v->iov_len) {
-			n -= (ssize_t)v->iov_len;
-			v++;
-			cnt--;
-		}
-		if (cnt) {
-			v->iov_base = (char *)v->iov_base + n;
-			v->iov_len -= (size_t)n;
-		}
+		ok++;
 	}
-	return 0;
+	return ok;
 }
 
 static void read_process(void)
@@ -436,64 +432,15 @@ static void gen_finish(int last)
 	W.enc.threads = W.threads;
 	W.enc.flags = last ? CTRACE_GEN_LAST : 0;
 	int err = ctr_genenc_finish(&W.enc, &hdr, &frame, &frame_len);
-	if (err == 0 && !W.error) {
-		int werr = write_sink(hdr, CTR_GEN_HEADER_SIZE, frame, frame_len);
-		if (werr < 0) {
-			W.error = CTRACE_EIO;
+	if (err == 0) {
+		/* When no sink takes them any more, stop recording: nobody would read it. */
+		if (!write_sinks(hdr, CTR_GEN_HEADER_SIZE, frame, frame_len) && W.sinks)
 			atomic_store(&ctr_on, 0);
-			ctr_warn("cannot write the trace: %s; tracing stopped", strerror(-werr));
-		}
-	} else if (err) {
+	} else {
 		W.error = err;
 		ctr_warn("cannot encode a generation: %s", ctrace_strerror(err));
 	}
 	W.seq++;
-}
-
-static void *writer_main(void *arg)
-{
-	(void)arg;
-	ctr_tls.busy = 1;
-	/* A sanitizer's thread start may have allocated through us before this line: give
-	 * back the slot that made, without a trace of it. */
-	struct ctr_slot *mine = ctr_tls.slot;
-	if (mine) {
-		atomic_store(&mine->alloc_count, 0);
-		atomic_store(&mine->alloc_bytes, 0);
-		atomic_store(&mine->free_count, 0);
-		ctr_tls.slot = NULL;
-		pthread_setspecific(ctr_g.key, NULL);
-		atomic_store_explicit(&mine->state, CTR_SLOT_DEAD, memory_order_release);
-	}
-	ctr_tls.state = 2;
-	uint64_t gen_start = ctr_mono_ns();
-
-	for (;;) {
-		if (!atomic_load_explicit(&ctr_g.kick, memory_order_acquire))
-			futex_wait(&ctr_g.kick, 0, ctr_g.cfg.drain_ns);
-		atomic_store_explicit(&ctr_g.kick, 0, memory_order_relaxed);
-		int req = atomic_exchange(&W.req, 0);
-		drain_all(1);
-		uint64_t now = ctr_mono_ns();
-		int stop = req & REQ_STOP;
-		if (stop || (req & REQ_FLUSH) || now - gen_start >= ctr_g.cfg.gen_period_ns ||
-		    ctr_genenc_size(&W.enc) >= ctr_g.cfg.gen_max_bytes) {
-			/* An empty generation says nothing new; only the last one is always written. */
-			if (W.gen_events || stop) {
-				gen_finish(stop);
-				if (!stop)
-					gen_begin();
-			}
-			gen_start = now;
-		}
-		if (req & REQ_FLUSH) {
-			atomic_fetch_add(&W.flushes, 1);
-			syscall(SYS_futex, &W.flushes, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
-		}
-		if (stop)
-			break;
-	}
-	return NULL;
 }
 
 /*
@@ -530,9 +477,146 @@ static int blocked_state(uint32_t tid, uint64_t a[5])
 	return 0;
 }
 
-/* Called with ctl held and ctr_tls.busy set, before tracing is turned on. */
-int ctr_writer_start(const uint32_t *tids, const char (*names)[16], size_t n)
+/*
+ * The threads alive now, as existing threads at the capture's first instant: name,
+ * kernel totals, and what each was blocked in (the interposers keep that even while
+ * tracing is off).
+ */
+static void snapshot(const uint32_t *tids, const char (*names)[16], size_t n, uint64_t ticks)
 {
+	uint32_t self = (uint32_t)ctr_gettid();
+	for (size_t i = 0; i < n; i++) {
+		struct synth b;
+		uint64_t a[5] = { 0, 0, CTRACE_THREAD_EXISTING };
+		uint64_t st[3];
+		if (tids[i] == self && ctr_tls.state == 2)
+			continue; /* the writer itself */
+		synth_begin(&b, tids[i], ticks);
+		synth_add(&b, CTRACE_EV_THREAD_START, ticks, a, 3, NULL, 0);
+		a[0] = 0;
+		synth_add(&b, CTRACE_EV_THREAD_NAME, ticks, a, 1, names[i], strnlen(names[i], 16));
+		if (ctr_schedstat_read(tids[i], st) == 0)
+			synth_add(&b, CTRACE_EV_SCHEDSTAT, ticks, st, 3, NULL, 0);
+		if (blocked_state(tids[i], a))
+			synth_add(&b, CTRACE_EV_STATE, ticks, a, 5, NULL, 0);
+		synth_flush(&b);
+		W.threads++;
+	}
+}
+
+/* A snapshot taken by the writer thread itself, for a capture joining a running one. */
+static void snapshot_now(void)
+{
+	uint32_t *tids;
+	char(*names)[16];
+	size_t n;
+	if (ctr_snapshot_threads(&tids, &names, &n) < 0)
+		return;
+	snapshot(tids, (const char(*)[16])names, n, ctr_ticks());
+	free(tids);
+	free(names);
+}
+
+/* A sink joins the running capture: it gets the file header, then generations from a
+ * fresh one that begins with a snapshot of the threads. */
+static void add_sink(struct ctr_sink *k)
+{
+	uint8_t hdr[CTR_FILE_HEADER_SIZE];
+	if (W.gen_events) {
+		gen_finish(0);
+		gen_begin();
+	}
+	ctr_file_header(hdr);
+	if (k->write(k, hdr, sizeof(hdr), NULL, 0) < 0) {
+		k->failed = 1;
+		k->error = CTRACE_EIO;
+	}
+	k->next = W.sinks;
+	W.sinks = k;
+	snapshot_now();
+}
+
+/* A sink leaves: the generation so far, with the kernel's totals, is its last. */
+static void remove_sink(struct ctr_sink *k)
+{
+	gen_finish(0);
+	gen_begin();
+	for (struct ctr_sink **p = &W.sinks; *p; p = &(*p)->next) {
+		if (*p == k) {
+			*p = k->next;
+			break;
+		}
+	}
+	k->next = NULL;
+}
+
+static void ack(void)
+{
+	atomic_fetch_add(&W.flushes, 1);
+	syscall(SYS_futex, &W.flushes, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
+
+static void *writer_main(void *arg)
+{
+	(void)arg;
+	ctr_tls.busy = 1;
+	/* A sanitizer's thread start may have allocated through us before this line: give
+	 * back the slot that made, without a trace of it. */
+	struct ctr_slot *mine = ctr_tls.slot;
+	if (mine) {
+		atomic_store(&mine->alloc_count, 0);
+		atomic_store(&mine->alloc_bytes, 0);
+		atomic_store(&mine->free_count, 0);
+		ctr_tls.slot = NULL;
+		pthread_setspecific(ctr_g.key, NULL);
+		atomic_store_explicit(&mine->state, CTR_SLOT_DEAD, memory_order_release);
+	}
+	ctr_tls.state = 2;
+	uint64_t gen_start = ctr_mono_ns();
+
+	for (;;) {
+		if (!atomic_load_explicit(&ctr_g.kick, memory_order_acquire))
+			futex_wait(&ctr_g.kick, 0, ctr_g.cfg.drain_ns);
+		atomic_store_explicit(&ctr_g.kick, 0, memory_order_relaxed);
+		int req = atomic_exchange(&W.req, 0);
+		drain_all(1);
+		uint64_t now = ctr_mono_ns();
+		int stop = req & REQ_STOP;
+		if (req & REQ_REMOVE) {
+			schedstat_all(ctr_ticks());
+			remove_sink(W.pending);
+			gen_start = now;
+		}
+		if (req & REQ_ADD) {
+			add_sink(W.pending);
+			gen_start = now;
+		}
+		if (stop || (req & REQ_FLUSH) || now - gen_start >= ctr_g.cfg.gen_period_ns ||
+		    ctr_genenc_size(&W.enc) >= ctr_g.cfg.gen_max_bytes) {
+			/* An empty generation says nothing new; only the last one is always written. */
+			if (W.gen_events || stop) {
+				gen_finish(stop);
+				if (!stop)
+					gen_begin();
+			}
+			gen_start = now;
+		}
+		if (req & (REQ_FLUSH | REQ_ADD | REQ_REMOVE))
+			ack();
+		if (stop)
+			break;
+	}
+	return NULL;
+}
+
+/* Called with ctl held and ctr_tls.busy set, before tracing is turned on. */
+static int writer_start(struct ctr_sink *first)
+{
+	uint32_t *tids;
+	char(*names)[16];
+	size_t n;
+	uint8_t hdr[CTR_FILE_HEADER_SIZE];
+
 	if (!W.enc_ready) {
 		int err = ctr_genenc_init(&W.enc, ctr_g.cfg.zstd_level);
 		if (err)
@@ -540,6 +624,14 @@ int ctr_writer_start(const uint32_t *tids, const char (*names)[16], size_t n)
 		ctr_schema_builtin(&W.schema);
 		W.enc_ready = 1;
 	}
+	ctr_file_header(hdr);
+	if (first->write(first, hdr, sizeof(hdr), NULL, 0) < 0)
+		return CTRACE_EIO;
+	int err = ctr_snapshot_threads(&tids, &names, &n);
+	if (err)
+		return err;
+	first->next = NULL;
+	W.sinks = first;
 	W.seq = 0;
 	W.error = 0;
 	W.lost_written = atomic_load(&ctr_g.lost_noslot);
@@ -556,44 +648,46 @@ int ctr_writer_start(const uint32_t *tids, const char (*names)[16], size_t n)
 	}
 	W.capture_start = ctr_ticks();
 	gen_begin();
-
-	/* The threads alive now, as existing threads at the capture's first instant: name,
-	 * kernel totals, and what each was blocked in (the interposers keep that even while
-	 * tracing is off). */
-	for (size_t i = 0; i < n; i++) {
-		struct synth b;
-		uint64_t a[5] = { 0, 0, CTRACE_THREAD_EXISTING };
-		uint64_t st[3];
-		synth_begin(&b, tids[i], W.capture_start);
-		synth_add(&b, CTRACE_EV_THREAD_START, W.capture_start, a, 3, NULL, 0);
-		a[0] = 0;
-		synth_add(&b, CTRACE_EV_THREAD_NAME, W.capture_start, a, 1, names[i],
-			  strnlen(names[i], 16));
-		if (ctr_schedstat_read(tids[i], st) == 0)
-			synth_add(&b, CTRACE_EV_SCHEDSTAT, W.capture_start, st, 3, NULL, 0);
-		if (blocked_state(tids[i], a))
-			synth_add(&b, CTRACE_EV_STATE, W.capture_start, a, 5, NULL, 0);
-		synth_flush(&b);
-		W.threads++;
-	}
+	snapshot(tids, (const char(*)[16])names, n, W.capture_start);
+	free(tids);
+	free(names);
 
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	int rc = CTR_REAL(pthread_create)(&W.thread, NULL, writer_main, NULL);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (rc != 0)
+	if (rc != 0) {
+		W.sinks = NULL;
 		return CTRACE_ENOMEM;
+	}
 	W.alive = 1;
+	atomic_store(&ctr_on, 1);
 	return 0;
 }
 
-int ctr_writer_stop(int timeout_ms)
+/* Post @req and wait until the writer has done it. */
+static int request(int req, struct ctr_sink *k, int timeout_ms)
 {
-	if (!W.alive)
-		return CTRACE_ENOTRUNNING;
+	uint32_t before = atomic_load(&W.flushes);
+	W.pending = k;
+	atomic_fetch_or(&W.req, req);
+	atomic_store(&ctr_g.kick, 1);
+	syscall(SYS_futex, &ctr_g.kick, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+	uint64_t deadline = ctr_mono_ns() + (uint64_t)timeout_ms * 1000000u;
+	while (atomic_load(&W.flushes) == before) {
+		uint64_t now = ctr_mono_ns();
+		if (now >= deadline)
+			return CTRACE_EIO;
+		futex_wait(&W.flushes, before, deadline - now);
+	}
+	return 0;
+}
+
+static int writer_stop(int timeout_ms)
+{
+	atomic_store(&ctr_on, 0);
 	atomic_fetch_or(&W.req, REQ_STOP);
-	ctr_kick_writer();
 	atomic_store(&ctr_g.kick, 1);
 	syscall(SYS_futex, &ctr_g.kick, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 	struct timespec ts;
@@ -610,30 +704,65 @@ int ctr_writer_stop(int timeout_ms)
 		pthread_detach(W.thread);
 		return CTRACE_EIO;
 	}
-	return W.error;
+	return 0;
+}
+
+int ctr_capture_add(struct ctr_sink *k)
+{
+	k->failed = 0;
+	k->error = 0;
+	if (!W.alive)
+		return writer_start(k);
+	for (struct ctr_sink *s = W.sinks; s; s = s->next)
+		if (s == k)
+			return CTRACE_EBUSY;
+	int err = request(REQ_ADD, k, 5000);
+	if (!err)
+		atomic_store(&ctr_on, 1);
+	return err ? err : k->error;
+}
+
+int ctr_capture_remove(struct ctr_sink *k, int timeout_ms)
+{
+	if (!W.alive)
+		return CTRACE_ENOTRUNNING;
+	int err;
+	if (W.sinks == k && !k->next) {
+		err = writer_stop(timeout_ms);
+		W.sinks = NULL;
+	} else {
+		err = request(REQ_REMOVE, k, timeout_ms);
+	}
+	return err ? err : k->error;
+}
+
+int ctr_capture_stop_all(int timeout_ms)
+{
+	if (!W.alive)
+		return CTRACE_ENOTRUNNING;
+	return writer_stop(timeout_ms);
+}
+
+int ctr_capture_count(void)
+{
+	int n = 0;
+	if (W.alive)
+		for (struct ctr_sink *s = W.sinks; s; s = s->next)
+			n++;
+	return n;
 }
 
 int ctr_writer_flush(int timeout_ms)
 {
 	if (!W.alive)
 		return CTRACE_ENOTRUNNING;
-	uint32_t before = atomic_load(&W.flushes);
-	atomic_fetch_or(&W.req, REQ_FLUSH);
-	atomic_store(&ctr_g.kick, 1);
-	syscall(SYS_futex, &ctr_g.kick, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
-	uint64_t deadline = ctr_mono_ns() + (uint64_t)timeout_ms * 1000000u;
-	while (atomic_load(&W.flushes) == before) {
-		uint64_t now = ctr_mono_ns();
-		if (now >= deadline)
-			return CTRACE_EIO;
-		futex_wait(&W.flushes, before, deadline - now);
-	}
-	return W.error;
+	return request(REQ_FLUSH, NULL, timeout_ms);
 }
 
-/* In a fork child: the writer thread does not exist here. */
+/* In a fork child: the writer thread does not exist here, nor do the parent's sinks. */
 void ctr_writer_forget(void)
 {
 	W.alive = 0;
+	W.sinks = NULL;
 	atomic_store(&W.req, 0);
 }
