@@ -4,10 +4,10 @@
 set -euo pipefail
 
 pkgs=(meson ninja-build pkg-config gcc libc6-dev libzstd-dev libunwind-dev libdw-dev
-      libelf-dev zlib1g-dev zstd)
+      libelf-dev zlib1g-dev zstd libmicrohttpd-dev libcurl4-openssl-dev)
 # The tests also use real consumers of ctrace's output: go tool pprof reads the profiles,
 # python3's json module the Chrome export.
-[ "${1:-}" = "--test" ] && pkgs+=(golang-go python3)
+[ "${1:-}" = "--test" ] && pkgs+=(golang-go python3 curl)
 
 missing=()
 for p in "${pkgs[@]}"; do

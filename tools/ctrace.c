@@ -17,6 +17,8 @@ static const char usage[] =
 	"                                       (-g generation headers, -s stacks)\n"
 	"  stats [--sort=COL] [--top=N] [--pid=P] [--tid=T] [--format=table|csv|json]\n"
 	"        [--latency] FILE                per-thread states, counts and latencies\n"
+	"  capture URL [-s SECONDS] [--flight] [-o FILE]\n"
+	"                                       fetch a trace from a program's HTTP endpoint\n"
 	"  pprof --type=TYPE [-o OUT] FILE      a pprof profile: sync, io, syscall, sched, alloc, cpu\n"
 	"  export --format=chrome [-o OUT] FILE Chrome/Perfetto trace event JSON\n"
 	"  help                                 this text\n"
@@ -82,6 +84,8 @@ int main(int argc, char **argv)
 		return cmd_export(argc - 1, argv + 1);
 	if (strcmp(cmd, "pprof") == 0)
 		return cmd_pprof(argc - 1, argv + 1);
+	if (strcmp(cmd, "capture") == 0)
+		return cmd_capture(argc - 1, argv + 1);
 	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
 		fputs(usage, stdout);
 		return 0;

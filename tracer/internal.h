@@ -213,6 +213,14 @@ void ctr_fd_sink_own(struct ctr_sink *s, int own);
 struct ctr_sink *ctr_flight_sink_new(uint64_t limit);
 int ctr_flight_copy(struct ctr_sink *s, int (*out)(void *ud, const void *p, size_t n), void *ud);
 uint64_t ctr_flight_bytes(struct ctr_sink *s);
+int ctr_write_fd_cb(void *ud, const void *p, size_t n);
+
+/* http.c */
+void ctr_http_forget(void);
+
+/* thread.c: the tracer's own threads (writer, HTTP server) */
+void ctr_internal_thread(int add);
+int ctr_is_internal(uint32_t tid);
 
 /* writer.c; all but flush with ctl held */
 int ctr_capture_add(struct ctr_sink *s);    /* starts tracing with the first sink */

@@ -33,6 +33,7 @@ void ctr_fork_child(void)
 	atomic_store(&ctr_on, 0);
 	pthread_mutex_init(&ctr_g.ctl, NULL);
 	ctr_writer_forget();
+	ctr_http_forget();
 	ctr_slot_reset_after_fork();
 	ctr_symbolize_reset(); /* the parent's writer may have been in the middle of it */
 	ctr_g.pid = getpid();

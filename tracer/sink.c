@@ -208,3 +208,9 @@ uint64_t ctr_flight_bytes(struct ctr_sink *s)
 	pthread_mutex_unlock(&f->lock);
 	return b;
 }
+
+/* An output callback writing to the file descriptor *ud. */
+int ctr_write_fd_cb(void *ud, const void *p, size_t n)
+{
+	return writev_all(*(int *)ud, p, n, NULL, 0) < 0 ? -1 : 0;
+}

@@ -3,6 +3,7 @@
  * thread through a trampoline, thread_end when its start routine returns), and thread
  * names from pthread_setname_np and prctl(PR_SET_NAME).
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,11 +32,59 @@ static void *trampoline(void *p)
 	return ret;
 }
 
+/* The tids of the tracer's own threads, left out of snapshots and kernel totals. */
+#define INTERNAL_MAX 128
+static _Atomic uint32_t internal_tids[INTERNAL_MAX];
+
+void ctr_internal_thread(int add)
+{
+	uint32_t tid = (uint32_t)ctr_gettid();
+	for (int i = 0; i < INTERNAL_MAX; i++) {
+		uint32_t expect = add ? 0 : tid;
+		if (atomic_compare_exchange_strong(&internal_tids[i], &expect, add ? tid : 0))
+			return;
+	}
+}
+
+int ctr_is_internal(uint32_t tid)
+{
+	for (int i = 0; i < INTERNAL_MAX; i++)
+		if (atomic_load_explicit(&internal_tids[i], memory_order_relaxed) == tid)
+			return 1;
+	return 0;
+}
+
+/* A thread the tracer's own code creates (the HTTP server's): never traced. */
+static void *internal_trampoline(void *p)
+{
+	struct start_args a = *(struct start_args *)p;
+	ctr_tls.state = 2;
+	ctr_tls.busy = 1;
+	free(p);
+	ctr_internal_thread(1);
+	void *ret = a.fn(a.arg);
+	ctr_internal_thread(0);
+	return ret;
+}
+
 CTR_WRAP int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
 			       void *(*fn)(void *), void *arg)
 {
-	if (likely(!atomic_load_explicit(&ctr_on, memory_order_relaxed)) || ctr_tls.busy ||
-	    ctr_tls.state == 2)
+	if (unlikely(ctr_tls.busy || ctr_tls.state == 2)) {
+		/* Created by the tracer, or by one of its threads. */
+		int nested = ctr_tls.busy++;
+		struct start_args *a = malloc(sizeof(*a));
+		ctr_tls.busy = nested;
+		if (!a)
+			return EAGAIN;
+		a->fn = fn;
+		a->arg = arg;
+		int rc = CTR_REAL(pthread_create)(thread, attr, internal_trampoline, a);
+		if (rc != 0)
+			free(a);
+		return rc;
+	}
+	if (likely(!atomic_load_explicit(&ctr_on, memory_order_relaxed)))
 		return CTR_REAL(pthread_create)(thread, attr, fn, arg);
 
 	ctr_tls.busy++;

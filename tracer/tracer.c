@@ -317,7 +317,7 @@ int ctr_snapshot_threads(uint32_t **tids_out, char (**names_out)[16], size_t *n_
 	while ((de = readdir(d))) {
 		char *end;
 		long tid = strtol(de->d_name, &end, 10);
-		if (*end || tid <= 0)
+		if (*end || tid <= 0 || ctr_is_internal((uint32_t)tid))
 			continue;
 		if (n == cap) {
 			cap *= 2;
@@ -409,6 +409,29 @@ CTRACE_API int ctrace_enabled(void)
 
 void ctr_fork_child(void);
 
+/* CTRACE_FLIGHT=SIZE: tracing always on, the last SIZE bytes of generations in memory. */
+static void start_flight(const char *spec)
+{
+	uint64_t size;
+	if (parse_size(spec, &size) < 0 || size < (1u << 20) || size > (1ull << 40)) {
+		ctr_warn("CTRACE_FLIGHT=%s is not a size of at least 1M (e.g. 64M); no flight "
+			 "recorder", spec);
+		return;
+	}
+	struct ctr_sink *k = ctr_flight_sink_new(size);
+	if (!k)
+		return;
+	pthread_mutex_lock(&ctr_g.ctl);
+	int err = ctr_capture_add(k);
+	pthread_mutex_unlock(&ctr_g.ctl);
+	if (err) {
+		ctr_warn("cannot start the flight recorder: %s", ctrace_strerror(err));
+		k->release(k);
+		return;
+	}
+	ctr_g.flight = k;
+}
+
 __attribute__((constructor)) static void ctr_init(void)
 {
 	ctr_tls.busy++;
@@ -422,6 +445,9 @@ __attribute__((constructor)) static void ctr_init(void)
 	ctr_buffer_init();
 	ctr_stack_init();
 	pthread_atfork(NULL, NULL, ctr_fork_child);
+	const char *flight = getenv("CTRACE_FLIGHT");
+	if (flight && *flight)
+		start_flight(flight);
 	if (ctr_g.out_spec[0]) {
 		int fd = ctr_open_output(0);
 		if (fd >= 0) {
@@ -434,6 +460,9 @@ __attribute__((constructor)) static void ctr_init(void)
 			}
 		}
 	}
+	const char *http = getenv("CTRACE_HTTP");
+	if (http && *http)
+		ctrace_http_start(http);
 	ctr_tls.busy--;
 }
 

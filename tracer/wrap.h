@@ -98,7 +98,9 @@ static inline void ctr_call_end(struct ctr_episode *c, int64_t result, int err)
 	if (!c->s)
 		return;
 	ctr_state_clear(c->s);
-	if (c->traced)
+	/* A call begun before the capture ends inside it: its end closes the episode the
+	 * capture's snapshot announced. */
+	if (c->traced || unlikely(ctr_class_on(CTR_CLASS_IO)))
 		ctr_call_end_slow(c, result, err);
 }
 
@@ -111,7 +113,7 @@ static inline void ctr_block_end(struct ctr_episode *c, int64_t result)
 	if (!c->s)
 		return;
 	ctr_state_clear(c->s);
-	if (!c->traced)
+	if (!c->traced && likely(!ctr_class_on(CTR_CLASS_SYNC)))
 		return;
 	uint64_t arg = ctr_zigzag(result);
 	ctr_event(CTRACE_EV_BLOCK_END, 1, &arg);

@@ -572,6 +572,7 @@ static void *writer_main(void *arg)
 		atomic_store_explicit(&mine->state, CTR_SLOT_DEAD, memory_order_release);
 	}
 	ctr_tls.state = 2;
+	ctr_internal_thread(1);
 	uint64_t gen_start = ctr_mono_ns();
 
 	for (;;) {
@@ -606,6 +607,7 @@ static void *writer_main(void *arg)
 		if (stop)
 			break;
 	}
+	ctr_internal_thread(0);
 	return NULL;
 }
 

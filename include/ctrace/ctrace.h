@@ -34,6 +34,25 @@ CTRACE_API int ctrace_stop(void);
 /** @return 1 when tracing is running, 0 otherwise. */
 CTRACE_API int ctrace_enabled(void);
 
+/**
+ * Serve the HTTP endpoint (/debug/pprof/trace?seconds=N and the index) on @addr:
+ * "127.0.0.1:6060", "[::1]:6060", ":6060" (loopback), or a non-loopback address, which
+ * needs CTRACE_HTTP_TOKEN in the environment. The server's threads are never traced.
+ * @return 0, CTRACE_EINVAL for a bad address or a missing token (a line on stderr says
+ *         which), CTRACE_EIO when it cannot listen, CTRACE_EBUSY when already serving.
+ */
+CTRACE_API int ctrace_http_start(const char *addr);
+
+/** Stop the HTTP endpoint; a capture in progress ends first. @return 0 or CTRACE_ENOTRUNNING. */
+CTRACE_API int ctrace_http_stop(void);
+
+/**
+ * Write the flight recorder's content (CTRACE_FLIGHT=SIZE: the most recent generations)
+ * to @fd as a trace, after closing the open generation.
+ * @return 0, CTRACE_ENOTRUNNING when there is no flight recorder, CTRACE_EIO.
+ */
+CTRACE_API int ctrace_flight_write(int fd);
+
 /*
  * User annotations, like Go's runtime/trace. A task is a logical operation that may span
  * threads (a request); a region is a span of time on one thread inside a task; a log is a
