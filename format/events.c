@@ -87,3 +87,38 @@ size_t ctr_event_encode(uint8_t *dst, uint8_t type, uint64_t delta, const uint64
 	}
 	return (size_t)(p - dst);
 }
+
+size_t ctr_event_skip(const struct ctr_schema *schema, const uint8_t *p, const uint8_t *end,
+		      uint64_t *ticks)
+{
+	const uint8_t *start = p;
+	if (p >= end)
+		return 0;
+	uint8_t type = *p++;
+	if (!schema->known[type])
+		return 0;
+	/* The time delta is needed (the clock runs on); the other arguments only counted. */
+	uint64_t delta;
+	if (ctr_get_varint(&p, end, &delta) < 0)
+		return 0;
+	*ticks += delta;
+	unsigned left = schema->nargs[type];
+	while (left) {
+		if (p >= end)
+			return 0;
+		const uint8_t *q = p;
+		while (q < end && (*q & 0x80) && q - p < CTR_VARINT_MAX)
+			q++;
+		if (q >= end || (*q & 0x80))
+			return 0;
+		p = q + 1;
+		left--;
+	}
+	if (schema->has_blob[type]) {
+		uint64_t len;
+		if (ctr_get_varint(&p, end, &len) < 0 || len > (uint64_t)(end - p))
+			return 0;
+		p += len;
+	}
+	return (size_t)(p - start);
+}

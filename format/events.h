@@ -179,6 +179,16 @@ struct ctr_raw_event {
 size_t ctr_event_scan(const struct ctr_schema *schema, const uint8_t *p, const uint8_t *end,
 		      struct ctr_raw_event *ev);
 
+/* reader.c: batched iteration over the events of one type only (the others skipped). */
+int ctr_gen_next_of_type(ctrace_gen *g, uint8_t type, const struct ctrace_event **out);
+
+/*
+ * Step over one event at [p, end) under @schema, adding its time delta to *ticks.
+ * @return its length, or 0 when it is malformed.
+ */
+size_t ctr_event_skip(const struct ctr_schema *schema, const uint8_t *p, const uint8_t *end,
+		      uint64_t *ticks);
+
 /*
  * Encode one event: type, time delta, @nargs arguments (already zigzagged where needed)
  * and, when the type has one, a blob. @dst needs

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "events.h"
 #include "model.h"
 
 /* A call episode this short that never left the CPU is not a "block" without switch data. */
@@ -66,6 +67,13 @@ struct wake {
 	int64_t ns;
 };
 
+/* A wake of the generation being handled, sorted by object then time. */
+struct gwake {
+	uint64_t object;
+	int64_t ns;
+	uint32_t tid;
+};
+
 struct call_kind {
 	const char *name;
 	uint32_t reason;
@@ -83,6 +91,8 @@ struct ctrace_model {
 	struct call_kind *kinds;
 	size_t nkinds, kinds_cap;
 	struct ctr_u64map kind_by_name; /* interned name pointer -> kind index + 1 */
+	struct gwake *gw;               /* this generation's wakes */
+	size_t ngw, gw_cap;
 	/* interned strings */
 	char **pool;
 	size_t npool, pool_cap;
@@ -228,12 +238,12 @@ static struct mthread *thread_of(struct ctrace_model *m, struct ctr_proc *p, uin
 	uint64_t idx;
 	if (ctr_u64map_get(&m->by_id, (uint64_t)p->pid << 32 | tid, &idx))
 		return &m->threads[idx - 1];
-	/* A thread seen first through an ordinary event: it was there, but since when is
-	 * unknown. */
+	/* A thread named by another before any event of its own: provisional until its
+	 * own events say more (its thread_start adopts this record). */
 	struct mthread *th = thread_new(m, p, tid, t);
 	if (th) {
-		th->started = 1;
 		th->existing = 1;
+		th->pending = 1;
 	}
 	return th;
 }
@@ -401,6 +411,34 @@ void ctr_model_samples(const struct ctrace_model *m, const struct ctr_sample **s
 	*n = m->nsamples;
 }
 
+static int cmp_gwake(const void *a, const void *b)
+{
+	const struct gwake *x = a, *y = b;
+	if (x->object != y->object)
+		return x->object < y->object ? -1 : 1;
+	return x->ns < y->ns ? -1 : x->ns > y->ns;
+}
+
+/* The last wake of @object at or before @t in this generation: 1 with *out, or 0. */
+static int gen_wake(const struct ctrace_model *m, uint64_t object, int64_t t,
+		    struct wake *out)
+{
+	size_t lo = 0, hi = m->ngw;
+	while (lo < hi) { /* the first entry after (object, t) */
+		size_t mid = lo + (hi - lo) / 2;
+		const struct gwake *w = &m->gw[mid];
+		if (w->object < object || (w->object == object && w->ns <= t))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0 || m->gw[lo - 1].object != object)
+		return 0;
+	out->tid = m->gw[lo - 1].tid;
+	out->ns = m->gw[lo - 1].ns;
+	return 1;
+}
+
 /* ---- events ---- */
 
 static const char *call_kind_name(struct ctrace_model *m, const char *call, uint64_t id,
@@ -493,13 +531,14 @@ static void episode_end(struct ctrace_model *m, struct mthread *th, const ctrace
 	if (d < 0)
 		d = 0;
 	if (block && th->object) {
+		struct wake found;
+		const struct wake *w = gen_wake(m, th->object, t, &found) ? &found : NULL;
 		uint64_t wi;
-		if (ctr_u64map_get(&m->procs[th->proc].wakes, th->object, &wi)) {
-			const struct wake *w = &m->wakes[wi];
-			if (w->tid != th->tid && w->ns >= th->ep_begin && w->ns <= t) {
-				th->waker_tid = w->tid;
-				th->wake_ns = w->ns;
-			}
+		if (!w && ctr_u64map_get(&m->procs[th->proc].wakes, th->object, &wi))
+			w = &m->wakes[wi];
+		if (w && w->tid != th->tid && w->ns >= th->ep_begin && w->ns <= t) {
+			th->waker_tid = w->tid;
+			th->wake_ns = w->ns;
 		}
 	}
 	if (!block && ev->args[2]) { /* a slow call carries its stack at its end */
@@ -615,7 +654,7 @@ static void on_start(struct ctrace_model *m, struct ctr_proc *p, struct mthread 
 	int existing = (ev->args[2] & CTRACE_THREAD_EXISTING) != 0;
 	if (th && th->started && !th->ended && existing)
 		return; /* the same thread in the next image of the process (after exec) */
-	if (!th || th->started) {
+	if (!th || (th->started && !th->pending)) {
 		/* A new thread, or a tid used again after the first one ended. */
 		th = thread_new(m, p, ev->tid, ev->time_ns);
 		if (!th)
@@ -628,6 +667,51 @@ static void on_start(struct ctrace_model *m, struct ctr_proc *p, struct mthread 
 	/* A thread that existed before the capture: what it did until now is not known. */
 	th->pending = existing;
 	th->on_cpu = !existing;
+}
+
+/*
+ * A generation's events are handled batch by batch (each thread in its own order, no
+ * merge across threads): only the wake-ups need another thread's timeline, so they are
+ * gathered first, and a wait's end looks its waker up among them.
+ */
+static int gather_wakes(struct ctrace_model *m, ctrace_gen *g)
+{
+	const struct ctrace_event *ev;
+	int n;
+	m->ngw = 0;
+	while ((n = ctr_gen_next_of_type(g, CTRACE_EV_WAKE, &ev)) == 1) {
+		if (grow((void **)&m->gw, &m->gw_cap, m->ngw + 1, sizeof(*m->gw)) < 0) {
+			m->failed = 1;
+			break;
+		}
+		m->gw[m->ngw++] = (struct gwake){ ev->args[1], ev->time_ns, ev->tid };
+	}
+	if (m->ngw > 1)
+		qsort(m->gw, m->ngw, sizeof(*m->gw), cmp_gwake);
+	ctrace_gen_rewind(g);
+	return n;
+}
+
+/* After a generation: the last wake of each object, for waits that end in a later one. */
+static void carry_wakes(struct ctrace_model *m, struct ctr_proc *p)
+{
+	for (size_t i = 0; i < m->ngw; i++) {
+		if (i + 1 < m->ngw && m->gw[i + 1].object == m->gw[i].object)
+			continue; /* not the last of its object */
+		uint64_t wi;
+		struct wake w = { m->gw[i].tid, m->gw[i].ns };
+		if (ctr_u64map_get(&p->wakes, m->gw[i].object, &wi)) {
+			m->wakes[wi] = w;
+			continue;
+		}
+		if (grow((void **)&m->wakes, &m->wakes_cap, m->nwakes + 1, sizeof(*m->wakes)) < 0 ||
+		    ctr_u64map_put(&p->wakes, m->gw[i].object, m->nwakes) < 0) {
+			m->failed = 1;
+			return;
+		}
+		m->wakes[m->nwakes++] = w;
+	}
+	m->ngw = 0;
 }
 
 static int handle(struct ctrace_model *m, struct ctr_proc *p, const ctrace_gen *g,
@@ -714,19 +798,8 @@ static int handle(struct ctrace_model *m, struct ctr_proc *p, const ctrace_gen *
 	case CTRACE_EV_CALL_END:
 		episode_end(m, th, g, ev, 0);
 		break;
-	case CTRACE_EV_WAKE: {
-		if (grow((void **)&m->wakes, &m->wakes_cap, m->nwakes + 1, sizeof(*m->wakes)) < 0)
-			break;
-		uint64_t wi;
-		if (ctr_u64map_get(&p->wakes, ev->args[1], &wi)) {
-			m->wakes[wi] = (struct wake){ ev->tid, ev->time_ns };
-		} else {
-			m->wakes[m->nwakes] = (struct wake){ ev->tid, ev->time_ns };
-			if (ctr_u64map_put(&p->wakes, ev->args[1], m->nwakes++) < 0)
-				m->failed = 1;
-		}
-		break;
-	}
+	case CTRACE_EV_WAKE:
+		break; /* gathered per generation before its events are handled (gen_wakes) */
 	case CTRACE_EV_SWITCH_OUT:
 	case CTRACE_EV_SWITCH_IN:
 		on_switch(m, th, ev);
@@ -927,12 +1000,16 @@ CTRACE_API int ctrace_model_build(ctrace_reader *r, const struct ctrace_model_ca
 		p->switches = sw && strcmp(sw, "perf") == 0;
 		if (sw && strcmp(sw, "perf") != 0 && strcmp(sw, "off") != 0)
 			warn(m, "pid %u: context switches %s", gi->pid, sw);
-		while ((n = ctrace_gen_next_event(g, &ev)) == 1) {
+		n = gather_wakes(m, g);
+		if (n < 0)
+			break;
+		while ((n = ctrace_gen_next_event_batched(g, &ev)) == 1) {
 			if (handle(m, p, g, ev)) {
 				n = 0;
 				goto done;
 			}
 		}
+		carry_wakes(m, p);
 		if (n < 0)
 			break;
 		if (cb && cb->progress)
@@ -971,6 +1048,7 @@ CTRACE_API void ctrace_model_free(ctrace_model *m)
 	free(m->threads);
 	free(m->procs);
 	free(m->wakes);
+	free(m->gw);
 	free(m->kinds);
 	free(m->pool);
 	free(m->fr.frames);

@@ -66,6 +66,8 @@ struct ctrace_gen {
 	/* clock */
 	unsigned clock_kind;
 	uint64_t t0, m0, r0, tick_span, ns_span;
+	uint64_t mult; /* ns_span / tick_span in 32.32 fixed point, 0 when it does not fit */
+	size_t cur_batch; /* batched iteration */
 	/* string arena: NUL-terminated copies */
 	char *arena;
 	size_t arena_len, arena_cap;
@@ -536,6 +538,8 @@ static int parse_clock(struct ctrace_gen *g, struct cursor *c)
 	g->t0 = t0;
 	g->m0 = m0;
 	g->r0 = r0;
+	unsigned __int128 mult = ((unsigned __int128)ns << 32) / ts;
+	g->mult = mult < (1ull << 62) && ns < (1ull << 62) ? (uint64_t)mult : 0;
 	g->have_clock = 1;
 	return 0;
 }
@@ -964,6 +968,7 @@ CTRACE_API void ctrace_gen_rewind(ctrace_gen *g)
 	g->primed = 0;
 	g->pending_err = 0;
 	g->heap_len = 0;
+	g->cur_batch = 0;
 }
 
 static int prime(struct ctrace_gen *g)
@@ -989,10 +994,30 @@ static int prime(struct ctrace_gen *g)
 	return 0;
 }
 
+/* The fast conversion holds for ticks at or after the sync point, within 2^40 ticks of
+ * it, when the fixed-point ratio fits 64 bits and the sum cannot overflow. */
+static inline int likely_fast(const struct ctrace_gen *g, uint64_t ticks)
+{
+	return g->mult && ticks >= g->t0 && ticks - g->t0 < (1ull << 40) &&
+	       g->m0 < (1ull << 62);
+}
+
 static int64_t ticks_to_ns(const struct ctrace_gen *g, uint64_t ticks)
 {
 	if (g->clock_kind == 1 && g->tick_span == g->ns_span)
 		return (int64_t)ticks;
+	if (likely_fast(g, ticks)) {
+		/* floor(d * ns_span / tick_span) without a division: a fixed-point estimate,
+		 * then corrected to the exact floor with two multiplications at most. */
+		uint64_t d = ticks - g->t0;
+		unsigned __int128 prod = (unsigned __int128)d * g->ns_span;
+		uint64_t q = (uint64_t)(((unsigned __int128)d * g->mult) >> 32);
+		while ((unsigned __int128)(q + 1) * g->tick_span <= prod)
+			q++;
+		while ((unsigned __int128)q * g->tick_span > prod)
+			q--;
+		return (int64_t)(g->m0 + q);
+	}
 	/* |ticks - t0| * ns_span fits 128 bits unsigned; the result saturates to int64. */
 	int neg = ticks < g->t0;
 	unsigned __int128 d = neg ? g->t0 - ticks : ticks - g->t0;
@@ -1013,6 +1038,86 @@ CTRACE_API int64_t ctrace_gen_ticks_to_ns(const ctrace_gen *g, uint64_t ticks)
 	return ticks_to_ns(g, ticks);
 }
 
+static void fill_event(ctrace_gen *g, const struct batch *b, struct ctrace_event *ev)
+{
+	const struct ctr_raw_event *raw = &b->ev;
+	ev->type = raw->type;
+	ev->nargs = raw->nargs - 1u;
+	ev->pid = g->proc.pid;
+	ev->tid = b->tid;
+	ev->ticks = b->ticks;
+	ev->time_ns = ticks_to_ns(g, b->ticks);
+	uint8_t smask = raw->type < CTRACE_EV_COUNT_ ? ctr_events[raw->type].signed_mask : 0;
+	unsigned n = raw->nargs - 1u;
+	/* A fixed-size copy (the compiler makes it a few vector moves), then the tail. */
+	for (unsigned i = 0; i < CTRACE_EVENT_MAX_ARGS; i++)
+		ev->args[i] = i < n ? raw->args[i + 1] : 0;
+	for (; smask; smask &= (uint8_t)(smask - 1)) {
+		unsigned i = (unsigned)__builtin_ctz(smask);
+		ev->args[i] = (uint64_t)ctr_unzigzag(ev->args[i]);
+	}
+	ev->blob = raw->blob ? (const char *)raw->blob : NULL;
+	ev->blob_len = raw->blob ? (size_t)raw->blob_len : 0;
+}
+
+CTRACE_API int ctrace_gen_next_event_batched(ctrace_gen *g, const struct ctrace_event **out)
+{
+	if (g->pending_err)
+		return g->pending_err;
+	while (g->cur_batch < g->nbatches) {
+		struct batch *b = &g->batches[g->cur_batch];
+		if (b->left == 0) {
+			if (b->p != b->end)
+				return g->pending_err = batch_error(g, b, "bytes after the last event");
+			g->cur_batch++;
+			continue;
+		}
+		int err = batch_advance(g, b);
+		if (err)
+			return g->pending_err = err;
+		b->left--;
+		fill_event(g, b, &g->out);
+		*out = &g->out;
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * Batched iteration that decodes only events of @type and steps over the others by their
+ * lengths (format-internal: the model's pass over a generation's wake-ups).
+ */
+int ctr_gen_next_of_type(ctrace_gen *g, uint8_t type, const struct ctrace_event **out)
+{
+	if (g->pending_err)
+		return g->pending_err;
+	while (g->cur_batch < g->nbatches) {
+		struct batch *b = &g->batches[g->cur_batch];
+		while (b->left) {
+			if (b->p < b->end && *b->p != type) {
+				size_t n = ctr_event_skip(&g->schema, b->p, b->end, &b->ticks);
+				if (n == 0)
+					return g->pending_err = batch_error(g, b, "bad event");
+				b->p += n;
+				b->off += n;
+				b->left--;
+				continue;
+			}
+			int err = batch_advance(g, b);
+			if (err)
+				return g->pending_err = err;
+			b->left--;
+			fill_event(g, b, &g->out);
+			*out = &g->out;
+			return 1;
+		}
+		if (b->p != b->end)
+			return g->pending_err = batch_error(g, b, "bytes after the last event");
+		g->cur_batch++;
+	}
+	return 0;
+}
+
 CTRACE_API int ctrace_gen_next_event(ctrace_gen *g, const struct ctrace_event **out)
 {
 	if (g->pending_err)
@@ -1027,25 +1132,8 @@ CTRACE_API int ctrace_gen_next_event(ctrace_gen *g, const struct ctrace_event **
 	uint32_t top = g->heap[0].batch;
 	struct batch *b = &g->batches[top];
 	struct ctrace_event *ev = &g->out;
-	const struct ctr_raw_event *raw = &b->ev;
 
-	ev->type = raw->type;
-	ev->nargs = raw->nargs - 1u;
-	ev->pid = g->proc.pid;
-	ev->tid = b->tid;
-	ev->ticks = b->ticks;
-	ev->time_ns = ticks_to_ns(g, b->ticks);
-	uint8_t smask = raw->type < CTRACE_EV_COUNT_ ? ctr_events[raw->type].signed_mask : 0;
-	unsigned n = raw->nargs - 1u;
-	memcpy(ev->args, raw->args + 1, n * sizeof(uint64_t));
-	if (n < CTRACE_EVENT_MAX_ARGS)
-		memset(ev->args + n, 0, (CTRACE_EVENT_MAX_ARGS - n) * sizeof(uint64_t));
-	for (; smask; smask &= (uint8_t)(smask - 1)) {
-		unsigned i = (unsigned)__builtin_ctz(smask);
-		ev->args[i] = (uint64_t)ctr_unzigzag(ev->args[i]);
-	}
-	ev->blob = raw->blob ? (const char *)raw->blob : NULL;
-	ev->blob_len = raw->blob ? (size_t)raw->blob_len : 0;
+	fill_event(g, b, ev);
 
 	/* Damage after this event is reported on the next call: this one is good. */
 	if (--b->left > 0) {

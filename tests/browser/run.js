@@ -46,7 +46,7 @@ async function lanePixels(page, lane, canvas) {
     const dpr = c.width / c.clientWidth;
     const x = Math.round(canvas.gutter * dpr), y = Math.round((lane.y + 5) * dpr);
     const w = Math.round((canvas.width - canvas.gutter) * dpr), h = Math.round(16 * dpr);
-    const d = c.getContext('2d').getImageData(x, y, w, h).data;
+    const d = readPixels(c, x, y, w, h);
     let n = 0;
     for (let i = 0; i < d.length; i += 4) if (Math.max(d[i], d[i + 1], d[i + 2]) > 60) n++;
     return { colored: n, total: d.length / 4 };
@@ -57,7 +57,7 @@ async function canvasPixels(page, selector) {
   return page.evaluate((sel) => {
     const c = document.querySelector(sel);
     if (!c || !c.width || !c.height) return 0;
-    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    const d = readPixels(c, 0, 0, c.width, c.height);
     let n = 0;
     for (let i = 0; i < d.length; i += 4) if (d[i + 3] > 0 && Math.max(d[i], d[i + 1], d[i + 2]) > 60) n++;
     return n;
@@ -123,6 +123,18 @@ async function main() {
       if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url()}`);
     });
   };
+  // Reading a page's canvas back directly makes Chrome warn (willReadFrequently) after a
+  // few reads: copy it into a fresh canvas made for reading instead.
+  await context.addInitScript(() => {
+    window.readPixels = (src, x, y, w, h) => {
+      const c = document.createElement('canvas');
+      c.width = w;
+      c.height = h;
+      const ctx = c.getContext('2d', { willReadFrequently: true });
+      ctx.drawImage(src, x, y, w, h, 0, 0, w, h);
+      return ctx.getImageData(0, 0, w, h).data;
+    };
+  });
   const page = context.pages()[0] || await context.newPage();
   watch(page);
 

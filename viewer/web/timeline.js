@@ -6,7 +6,7 @@
 // view settles; until it arrives the old data is drawn at the new scale.
 
 import {
-  COLORS, KINDS, KIND_LABELS, KIND_HELP, kindOf, stateLabel, fmtDur, fmtTime, fmtTick, niceStep,
+  COLORS, KINDS, KIND_LABELS, KIND_HELP, kindOf, stateLabel, fmtDur, fmtTime, fmtTick, fmtCursor, niceStep,
   hashHue, getJSON, el, fitCanvas, showTip, hideTip, tipContent, debounce,
 } from './util.js';
 
@@ -18,7 +18,7 @@ const SPAN_Y = 5;       // spans start this far below the lane top (log markers 
 const SPAN_H = 16;      // span height
 const REGION_Y = 23;    // the region strip, 3 px high
 const TASK_HEAD_H = 24; // the "Tasks" header row
-const TASK_H = 20;      // a task row
+const TASK_H = 18;      // a task row
 const MAX_TASK_ROWS = 12;
 const MIN_SPAN_NS = 100;
 const FETCH_DEBOUNCE_MS = 120;
@@ -122,6 +122,7 @@ export class Timeline {
     this.unknownPattern = null;
     this.bindEvents();
     this.buildLegend();
+    window.__tl = this;
   }
 
   // ---- setup ----
@@ -266,8 +267,7 @@ export class Timeline {
     this.shownThreads = shown;
     const vh = this.viewport.clientHeight;
     this.spacer.style.height = `${Math.max(0, AXIS + y + 8 - vh)}px`;
-    if (this.filter && !shown) this.setStatus(`No thread matches “${this.filter}”.`);
-    else this.updateStatus();
+    this.updateStatus();
   }
 
   rowAt(contentY) {
@@ -311,7 +311,10 @@ export class Timeline {
     if (L) {
       const covers = L.t0 <= Math.max(this.t0, 0) + 1 && L.t1 >= Math.min(this.t1, this.dur) - 1;
       const ratio = L.P / P;
-      if (covers && ratio < 1.6 && ratio > 0.55) return;
+      if (covers && ratio < 1.6 && ratio > 0.55) {
+        this.updateStatus();
+        return;
+      }
     }
     let f0 = Math.max(0, Math.floor(this.t0 - span / 2));
     let f1 = Math.min(this.dur, Math.ceil(this.t1 + span / 2));
@@ -407,6 +410,12 @@ export class Timeline {
   draw() {
     this.raf = 0;
     if (!this.active || !this.ready) return;
+    const began = performance.now();
+    this.paint();
+    this.drawMs = performance.now() - began;
+  }
+
+  paint() {
     const W = this.viewport.clientWidth, H = this.viewport.clientHeight;
     if (W <= GUTTER || H <= AXIS) return;
     const ctx = fitCanvas(this.canvas, W, H);
@@ -587,13 +596,13 @@ export class Timeline {
       const w = Math.max(1, x1 - x0);
       const hue = hashHue(t.name.replace(/[#\d\s]+$/, ''));
       ctx.fillStyle = `hsl(${hue} 38% 34%)`;
-      ctx.fillRect(x0, y + 3, w, TASK_H - 5);
+      ctx.fillRect(x0, y + 2, w, TASK_H - 4);
       ctx.fillStyle = `hsl(${hue} 60% 62%)`;
-      ctx.fillRect(x0, y + 3, Math.min(w, 2), TASK_H - 5);
+      ctx.fillRect(x0, y + 2, Math.min(w, 2), TASK_H - 4);
       if (w > 30) {
         const text = truncate(ctx, t.name, w - 10);
         ctx.fillStyle = '#e6edf3';
-        ctx.fillText(text, x0 + 6, y + 3 + (TASK_H - 5) / 2 + 0.5);
+        ctx.fillText(text, x0 + 6, y + TASK_H / 2 + 0.5);
       }
     }
   }
@@ -748,7 +757,7 @@ export class Timeline {
     if (this.mouse && this.mouse.x > GUTTER) {
       const t = this.tAt(this.mouse.x);
       const P = (t1 - t0) / (W - GUTTER);
-      const label = P < 1000 ? fmtTime(t) : fmtTick(t, niceStep(P)).replace(/ (\S+)$/, ' $1');
+      const label = base ? `+${fmtCursor(t - base, step, P)}` : fmtCursor(t, step, P);
       const w = ctx.measureText(label).width + 10;
       const x = Math.min(Math.max(this.mouse.x - w / 2, GUTTER), W - w);
       ctx.fillStyle = '#2b3440';
@@ -1027,11 +1036,11 @@ export class Timeline {
     const tick = (now) => {
       this.animRaf = 0;
       if (!this.keys.size || !this.active) return;
-      const dt = Math.min(50, now - last);
+      const dt = Math.min(200, now - last);
       last = now;
       for (const [key, since] of this.keys) {
-        // After a short hold, move smoothly: about 3 taps' worth per second... times 3.
-        if (now - since > 180) this.keyStep(key, dt / 110);
+        // After a short hold, move smoothly: a tap every 90 ms.
+        if (now - since > 180) this.keyStep(key, dt / 90);
       }
       this.animRaf = requestAnimationFrame(tick);
     };
@@ -1175,18 +1184,24 @@ export class Timeline {
     const parts = [];
     if (this.inflight || this.fetchSoon.pending()) parts.push('Loading…');
     const o = this.loaded && this.loaded.omitted;
-    if (o && o.logs) parts.push(`${o.logs} close logs merged`);
-    if (this.arrowsHidden) parts.push('zoom in to see wake-ups');
-    if (this.filter) parts.push(`${this.shownThreads} of ${this.threads.length} threads`);
+    if (o && o.logs) parts.push(`${o.logs} logs merged`);
+    if (this.arrowsHidden) parts.push('wake-ups: zoom in');
+    if (this.filter && !this.shownThreads) parts.push(`No thread matches “${this.filter}”`);
+    else if (this.filter) parts.push(`${this.shownThreads} of ${this.threads.length} threads`);
     this.setStatus(parts.join(' · '));
   }
 
   buildLegend() {
     const ul = document.getElementById('tl-legend');
+    const short = { user: 'User', sys: 'Sys', idle: 'Idle', sync: 'Sync', io: 'IO', sleep: 'Sleep', other: 'Other', unknown: 'Unknown' };
     for (const k of KINDS) {
-      ul.append(el('li', { title: KIND_HELP[k] },
-        el('span', { class: `swatch${k === 'unknown' ? ' hatched' : ''}`, style: { background: COLORS[k] } }), KIND_LABELS[k]));
+      if (k === 'sync') ul.append(el('li', { class: 'legend-group', 'aria-hidden': 'true' }, 'Wait:'));
+      ul.append(el('li', { title: `${KIND_LABELS[k]}: ${KIND_HELP[k]}` },
+        el('span', { class: `swatch${k === 'unknown' ? ' hatched' : ''}`, style: { background: COLORS[k] } }),
+        k === 'sync' || k === 'io' || k === 'sleep' || k === 'other' ? el('span', {}, el('span', { class: 'sr-only' }, 'Wait: '), short[k]) : short[k]));
+      if (k === 'other' || k === 'idle') ul.append(el('li', { class: 'legend-sep', 'aria-hidden': 'true' }));
     }
+    ul.append(el('li', { class: 'legend-sep', 'aria-hidden': 'true' }));
     ul.append(
       el('li', { title: 'Intervals shorter than a pixel, merged: a bar stacked by state' },
         el('span', { class: 'swatch mixed' }), 'Merged'),
@@ -1227,6 +1242,7 @@ export class Timeline {
       }),
       loaded: L ? { start: L.t0, end: L.t1, width: L.width, seq: this.answers } : null,
       pending: !!this.inflight || this.fetchSoon.pending(),
+      drawMs: this.drawMs || 0,
       selection: this.selection ? { tid: this.selection.tid, begin: this.selection.begin, end: this.selection.end } : null,
     };
   }

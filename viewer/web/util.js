@@ -116,6 +116,14 @@ export function fmtTick(ns, step) {
   return `${(ns / u[1]).toFixed(decimals)} ${u[0]}`;
 }
 
+// The time under the cursor: in the axis' unit, to about a pixel's precision.
+export function fmtCursor(ns, step, nsPerPx) {
+  const units = [['s', 1e9], ['ms', 1e6], ['µs', 1e3], ['ns', 1]];
+  const u = units.find(([, f]) => step >= f) || units[3];
+  const decimals = Math.min(9, Math.max(0, Math.ceil(-Math.log10(nsPerPx / u[1]))));
+  return `${(ns / u[1]).toFixed(decimals)} ${u[0]}`;
+}
+
 // A stable hue for a name: the same function or task has the same colour everywhere.
 export function hashHue(s) {
   let h = 2166136261;

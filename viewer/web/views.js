@@ -91,7 +91,7 @@ export class ThreadsView {
         onclick: () => this.sortBy(c.key) },
       c.label, el('span', { class: 'arrow', 'aria-hidden': 'true', text: sorted ? (this.sortDir > 0 ? '▲' : '▼') : '' })));
       return th;
-    }), el('th', { scope: 'col', class: 'text' }, 'States'), el('th', { scope: 'col', class: 'text' }, el('span', { class: 'sr-only' }, 'Links')));
+    }), el('th', { scope: 'col', class: 'text' }, 'States'));
     const body = el('tbody');
     for (const r of this.sorted()) {
       const tr = el('tr', { 'data-tid': r.tid });
@@ -100,16 +100,18 @@ export class ThreadsView {
         const td = el('td', { class: c.type === 'text' ? 'text' : 'num', 'data-value': v,
           title: c.type === 'dur' ? `${fmtCount(v)} ns` : null }, fmtCell(c, v));
         if (c.key === 'name') {
-          td.textContent = v || '(no name)';
-          if (r.estimated) td.append(el('span', { class: 'est', title: 'no context-switch records: split estimated from schedstat' }, '≈'));
+          const box = el('div', { class: 'name-cell' }, el('span', { class: 'name' }, v || '(no name)'));
+          td.replaceChildren(box);
+          if (r.estimated) box.firstChild.append(el('span', { class: 'est', title: 'no context-switch records: split estimated from schedstat' }, '≈'));
           if (!r.ended) td.title = 'still running at the end of the trace';
+          box.append(el('span', { class: 'row-links' },
+            el('a', { href: `#timeline?q=${r.tid}`, title: `Show only thread ${r.tid} in the timeline`,
+              onclick: (e) => { e.preventDefault(); this.app.openTimelineThread(r.tid); } }, 'timeline'),
+            el('a', { href: `#latency?tid=${r.tid}`, title: `Latency histograms of thread ${r.tid}` }, 'latency')));
         }
         tr.append(td);
       }
       tr.append(el('td', { class: 'text' }, this.stateBar(r)));
-      tr.append(el('td', { class: 'text links' },
-        el('a', { href: `#timeline?q=${r.tid}`, onclick: (e) => { e.preventDefault(); this.app.openTimelineThread(r.tid); } }, 'timeline'),
-        el('a', { href: `#latency?tid=${r.tid}` }, 'latency')));
       body.append(tr);
     }
     const foot = el('tfoot', {}, el('tr', {}, COLUMNS.map((c) => {
@@ -118,7 +120,7 @@ export class ThreadsView {
       if (c.key === 'start_ns') return el('td', {});
       const v = this.total ? this.total[c.key] : undefined;
       return el('td', { class: 'num', title: c.type === 'dur' && v !== undefined ? `${fmtCount(v)} ns` : null }, fmtCell(c, v));
-    }), el('td', {}, this.total ? this.stateBar(this.total) : ''), el('td', {})));
+    }), el('td', {}, this.total ? this.stateBar(this.total) : '')));
     this.table.replaceChildren(el('thead', {}, head), body, foot);
   }
 
@@ -166,7 +168,7 @@ function drawHistogram(canvas, dist, color, { width, height, mini = false }) {
   let lo = Math.floor(Math.min(...keys) / BINS_PER_DECADE) * BINS_PER_DECADE;
   let hi = Math.ceil((Math.max(...keys) + 1) / BINS_PER_DECADE) * BINS_PER_DECADE;
   if (hi - lo < BINS_PER_DECADE * 2 && !mini) hi = lo + BINS_PER_DECADE * 2;
-  const padL = mini ? 0 : 36, padR = mini ? 0 : 10, padT = mini ? 1 : 18, padB = mini ? 1 : 20;
+  const padL = mini ? 0 : 36, padR = mini ? 0 : 26, padT = mini ? 1 : 18, padB = mini ? 1 : 20;
   const pw = width - padL - padR, ph = height - padT - padB;
   const bw = pw / (hi - lo);
   const max = Math.max(...bins.values());
