@@ -122,7 +122,6 @@ export class Timeline {
     this.unknownPattern = null;
     this.bindEvents();
     this.buildLegend();
-    window.__tl = this;
   }
 
   // ---- setup ----
