@@ -57,6 +57,36 @@ function lowerBoundEnd(ends, t) { // first index with ends[i] > t
   return lo;
 }
 
+// Rectangles to fill, grouped by colour: one fillStyle change per colour per frame, and
+// fillRect (a fast path) rather than one big Path2D, which rasterizes far slower.
+class RectBatch {
+  constructor() {
+    this.buf = new Float32Array(4096);
+    this.n = 0;
+  }
+
+  add(x, y, w, h) {
+    if (this.n + 4 > this.buf.length) {
+      const b = new Float32Array(this.buf.length * 2);
+      b.set(this.buf);
+      this.buf = b;
+    }
+    const b = this.buf;
+    b[this.n++] = x;
+    b[this.n++] = y;
+    b[this.n++] = w;
+    b[this.n++] = h;
+  }
+
+  fill(ctx, style) {
+    if (!this.n) return;
+    ctx.fillStyle = style;
+    const b = this.buf;
+    for (let i = 0; i < this.n; i += 4) ctx.fillRect(b[i], b[i + 1], b[i + 2], b[i + 3]);
+    this.n = 0;
+  }
+}
+
 function basename(p) {
   const i = p.lastIndexOf('/');
   return i >= 0 ? p.slice(i + 1) : p;
@@ -120,6 +150,7 @@ export class Timeline {
     this.fetchSoon = debounce(() => this.maybeFetch(), FETCH_DEBOUNCE_MS);
     this.hashSoon = debounce(() => this.app.replaceHash(), 300);
     this.unknownPattern = null;
+    this.batches = PAINT_KINDS.map(() => new RectBatch());
     this.bindEvents();
     this.buildLegend();
   }
@@ -451,17 +482,15 @@ export class Timeline {
     ctx.fillStyle = THEME.grid;
     for (let t = Math.ceil(t0 / step) * step; t <= t1; t += step) ctx.fillRect(Math.round(X(t)), AXIS, 1, H - AXIS);
 
-    const paths = PAINT_KINDS.map(() => new Path2D());
+    const paths = this.batches;
+    this.dpr = window.devicePixelRatio || 1;
     const labels = [];
     const L = this.loaded;
     for (const [r, y] of visible) {
       if (r.kind === 'thread') this.drawLane(ctx, r.thread, y, X, k, paths, labels);
       else if (r.kind === 'task' && L) this.drawTaskRow(ctx, r.row, y, X, W);
     }
-    PAINT_KINDS.forEach((kind, i) => {
-      ctx.fillStyle = kind === 'unknown' ? this.hatch(ctx) : COLORS[kind];
-      ctx.fill(paths[i]);
-    });
+    PAINT_KINDS.forEach((kind, i) => paths[i].fill(ctx, kind === 'unknown' ? this.hatch(ctx) : COLORS[kind]));
     ctx.font = FONT;
     for (const [text, x, y, kind] of labels) {
       ctx.fillStyle = DARK_TEXT.has(kind) ? '#0b0f14' : '#e6edf3';
@@ -518,6 +547,8 @@ export class Timeline {
     if (!d) return;
     const sy = y + SPAN_Y;
     const sp = d.spans;
+    // Edges snap to device pixels: crisp, and no antialiasing work.
+    const dpr = this.dpr, snap = (v) => Math.round(v * dpr) / dpr, px = 1 / dpr;
     let lastX = -1e9, lastKind = -1;
     for (let i = lowerBoundEnd(sp.e, t0), n = sp.b.length; i < n && sp.b[i] < t1; i++) {
       let x0 = X(sp.b[i]);
@@ -525,11 +556,12 @@ export class Timeline {
       if (x0 < GUTTER - 2) x0 = GUTTER - 2;
       if (x1 > GUTTER + 1e5) x1 = GUTTER + 1e5;
       const kind = sp.kind[i];
+      const sx0 = snap(x0);
+      const w = Math.max(px, snap(x1) - sx0);
       // Spans of old, finer data that land in the same pixel add nothing.
-      if (x1 - lastX < 0.35 && kind === lastKind) continue;
-      const w = Math.max(1, x1 - x0);
-      paths[kind].rect(x0, sy, w, SPAN_H);
-      lastX = x0 + w;
+      if (sx0 + w <= lastX && kind === lastKind) continue;
+      paths[kind].add(sx0, sy, w, SPAN_H);
+      lastX = sx0 + w;
       lastKind = kind;
       if (w > 44 && labels.length < 400) {
         const c = sp.call[i];
@@ -543,19 +575,28 @@ export class Timeline {
     const su = d.sums;
     const K = PAINT_KINDS.length;
     const bottom = sy + SPAN_H;
+    // A summary is a bar stacked by state, bottom up, heights in whole device pixels.
+    const hpx = Math.round(SPAN_H * dpr);
+    let lastEnd = -1e9;
     for (let i = lowerBoundEnd(su.e, t0), n = su.b.length; i < n && su.b[i] < t1; i++) {
-      const x0 = Math.max(X(su.b[i]), GUTTER - 2);
-      const w = Math.max(1, X(su.e[i]) - x0);
       const tot = su.total[i];
       if (!tot) continue;
-      let acc = 0;
+      let x0 = snap(Math.max(X(su.b[i]), GUTTER - 2));
+      if (x0 < lastEnd) x0 = lastEnd; // old data zoomed out: several per pixel; keep the first
+      const w = snap(X(su.e[i])) - x0;
+      if (w < px * 0.5) continue;
+      lastEnd = x0 + w;
+      let acc = 0, accPx = 0;
       const o = i * K;
       for (let kk = 0; kk < K; kk++) {
         const v = su.mix[o + kk];
         if (!v) continue;
-        const h = (v / tot) * SPAN_H;
-        paths[kk].rect(x0, bottom - acc - h, w, h);
-        acc += h;
+        acc += v;
+        const top = Math.round((acc / tot) * hpx);
+        if (top > accPx) {
+          paths[kk].add(x0, bottom - top / dpr, w, (top - accPx) / dpr);
+          accPx = top;
+        }
       }
     }
   }
