@@ -88,3 +88,27 @@ void ctr_hist_free(struct ctr_hist *h)
 	free(h->buckets);
 	h->buckets = NULL;
 }
+
+size_t ctr_hist_buckets(const struct ctr_hist *h, uint64_t (*out)[2], size_t max)
+{
+	size_t n = 0;
+	if (!h->buckets)
+		return 0;
+	for (unsigned i = 0; i < CTR_HIST_BUCKETS && n < max; i++) {
+		if (!h->buckets[i])
+			continue;
+		/* the exclusive upper bound of bucket i */
+		uint64_t upper;
+		if (i + 1 < (1u << CTR_HIST_SUB_BITS)) {
+			upper = i + 1;
+		} else {
+			unsigned e = ((i + 1) >> CTR_HIST_SUB_BITS) + CTR_HIST_SUB_BITS - 1;
+			uint64_t sub = (i + 1) & ((1u << CTR_HIST_SUB_BITS) - 1);
+			upper = e >= 64 ? UINT64_MAX : (1ull << e) + (sub << (e - CTR_HIST_SUB_BITS));
+		}
+		out[n][0] = upper;
+		out[n][1] = h->buckets[i];
+		n++;
+	}
+	return n;
+}

@@ -24,5 +24,7 @@ int ctr_hist_merge(struct ctr_hist *dst, const struct ctr_hist *src);
 /* The value at quantile @q (0..1), clamped to [min, max]. */
 uint64_t ctr_hist_quantile(const struct ctr_hist *h, double q);
 void ctr_hist_free(struct ctr_hist *h);
+/* The non-empty buckets, ascending, as (exclusive upper bound, count): @return how many. */
+size_t ctr_hist_buckets(const struct ctr_hist *h, uint64_t (*out)[2], size_t max);
 
 #endif

@@ -969,53 +969,87 @@ static void finish(struct ctrace_model *m)
 		warn(m, "out of memory while analysing: some numbers are incomplete");
 }
 
+struct ctrace_model *ctr_model_new(const struct ctrace_model_callbacks *cb, int64_t start_ns)
+{
+	struct ctrace_model *m = calloc(1, sizeof(*m));
+	if (!m)
+		return NULL;
+	m->cb = cb;
+	m->start_ns = m->end_ns = start_ns;
+	return m;
+}
+
+/* Handle one generation. @return 0, 1 when a callback asked to stop, or a reader error. */
+int ctr_model_feed(struct ctrace_model *m, ctrace_gen *g)
+{
+	const struct ctrace_event *ev;
+	const struct ctrace_gen_info *gi = ctrace_gen_header(g);
+	struct ctr_proc *p = proc_of(m, gi->pid);
+	if (!p)
+		return CTRACE_ENOMEM;
+	if (gi->last_ns > p->end_ns)
+		p->end_ns = gi->last_ns;
+	if (gi->last_ns > m->end_ns)
+		m->end_ns = gi->last_ns;
+	if (!m->realtime_offset)
+		m->realtime_offset = ctrace_gen_realtime_offset(g);
+	const char *sw = ctrace_gen_info_value(g, "context_switches");
+	p->switches = sw && strcmp(sw, "perf") == 0;
+	if (sw && strcmp(sw, "perf") != 0 && strcmp(sw, "off") != 0)
+		warn(m, "pid %u: context switches %s", gi->pid, sw);
+	int n = gather_wakes(m, g);
+	if (n < 0)
+		return n;
+	while ((n = ctrace_gen_next_event_batched(g, &ev)) == 1)
+		if (handle(m, p, g, ev))
+			return 1;
+	carry_wakes(m, p);
+	return n;
+}
+
+/* Close every thread's open interval at @t (a timeline window's end), without ending it. */
+void ctr_model_flush(struct ctrace_model *m, int64_t t)
+{
+	for (size_t i = 0; i < m->nthreads; i++) {
+		struct mthread *th = &m->threads[i];
+		int64_t end = th->ended ? th->end_ns : t;
+		if (end > t)
+			end = t;
+		close_at(m, th, end, 0);
+	}
+}
+
+void ctr_model_finish(struct ctrace_model *m)
+{
+	finish(m);
+}
+
+void ctr_model_warn(struct ctrace_model *m, const char *msg)
+{
+	warn(m, "%s", msg);
+}
+
 CTRACE_API int ctrace_model_build(ctrace_reader *r, const struct ctrace_model_callbacks *cb,
 				  ctrace_model **out)
 {
-	struct ctrace_model *m = calloc(1, sizeof(*m));
 	ctrace_gen *g;
-	const struct ctrace_event *ev;
 	int n, gens = 0;
 
 	*out = NULL;
+	struct ctrace_model *m = ctr_model_new(cb, ctrace_reader_start_ns(r));
 	if (!m)
 		return CTRACE_ENOMEM;
-	m->cb = cb;
-	m->start_ns = ctrace_reader_start_ns(r);
-	m->end_ns = m->start_ns;
 	uint64_t total = ctrace_reader_size(r);
 	while ((n = ctrace_reader_next(r, &g)) == 1) {
 		gens++;
-		const struct ctrace_gen_info *gi = ctrace_gen_header(g);
-		struct ctr_proc *p = proc_of(m, gi->pid);
-		if (!p)
+		n = ctr_model_feed(m, g);
+		if (n)
 			break;
-		if (gi->last_ns > p->end_ns)
-			p->end_ns = gi->last_ns;
-		if (gi->last_ns > m->end_ns)
-			m->end_ns = gi->last_ns;
-		if (!m->realtime_offset)
-			m->realtime_offset = ctrace_gen_realtime_offset(g);
-		const char *sw = ctrace_gen_info_value(g, "context_switches");
-		p->switches = sw && strcmp(sw, "perf") == 0;
-		if (sw && strcmp(sw, "perf") != 0 && strcmp(sw, "off") != 0)
-			warn(m, "pid %u: context switches %s", gi->pid, sw);
-		n = gather_wakes(m, g);
-		if (n < 0)
-			break;
-		while ((n = ctrace_gen_next_event_batched(g, &ev)) == 1) {
-			if (handle(m, p, g, ev)) {
-				n = 0;
-				goto done;
-			}
-		}
-		carry_wakes(m, p);
-		if (n < 0)
-			break;
-		if (cb && cb->progress)
+		if (cb && cb->progress) {
+			const struct ctrace_gen_info *gi = ctrace_gen_header(g);
 			cb->progress(cb->userdata, gi->offset + gi->compressed_size, total);
+		}
 	}
-done:
 	if (n < 0) {
 		if (!gens) {
 			ctrace_model_free(m);
@@ -1026,6 +1060,92 @@ done:
 	finish(m);
 	*out = m;
 	return 0;
+}
+
+/* ---- checkpoints: a model's timeline state, to continue from in a later model ---- */
+
+struct ctr_checkpoint {
+	int64_t start_ns;
+	size_t nthreads, nprocs;
+	struct mthread *threads;
+	struct ctr_proc *procs;
+};
+
+struct ctr_checkpoint *ctr_model_checkpoint(const struct ctrace_model *m)
+{
+	struct ctr_checkpoint *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->start_ns = m->start_ns;
+	c->nthreads = m->nthreads;
+	c->nprocs = m->nprocs;
+	c->threads = malloc((m->nthreads ? m->nthreads : 1) * sizeof(*c->threads));
+	c->procs = malloc((m->nprocs ? m->nprocs : 1) * sizeof(*c->procs));
+	if (!c->threads || !c->procs) {
+		ctr_checkpoint_free(c);
+		return NULL;
+	}
+	memcpy(c->threads, m->threads, m->nthreads * sizeof(*c->threads));
+	for (size_t i = 0; i < m->nthreads; i++) {
+		/* Only where each thread is: no totals, no histograms. */
+		struct mthread *t = &c->threads[i];
+		memset(t->lat, 0, sizeof(t->lat));
+		memset(t->acc, 0, sizeof(t->acc));
+		memset(t->wait_by, 0, sizeof(t->wait_by));
+		memset(&t->st, 0, sizeof(t->st));
+		t->idle_preempt = 0;
+	}
+	for (size_t i = 0; i < m->nprocs; i++) {
+		c->procs[i] = m->procs[i];
+		memset(&c->procs[i].stacks, 0, sizeof(c->procs[i].stacks));
+		memset(&c->procs[i].wakes, 0, sizeof(c->procs[i].wakes));
+	}
+	return c;
+}
+
+size_t ctr_checkpoint_size(const struct ctr_checkpoint *c)
+{
+	return sizeof(*c) + c->nthreads * sizeof(*c->threads) + c->nprocs * sizeof(*c->procs);
+}
+
+void ctr_checkpoint_free(struct ctr_checkpoint *c)
+{
+	if (!c)
+		return;
+	free(c->threads);
+	free(c->procs);
+	free(c);
+}
+
+/*
+ * A model that continues from @c: its threads are where the checkpoint saw them (their
+ * names and calls point into the model the checkpoint came from, which must outlive
+ * this one); its statistics count from here.
+ */
+struct ctrace_model *ctr_model_resume(const struct ctr_checkpoint *c,
+				      const struct ctrace_model_callbacks *cb)
+{
+	struct ctrace_model *m = ctr_model_new(cb, c->start_ns);
+	if (!m)
+		return NULL;
+	if (grow((void **)&m->threads, &m->threads_cap, c->nthreads + 1, sizeof(*m->threads)) < 0 ||
+	    grow((void **)&m->procs, &m->procs_cap, c->nprocs + 1, sizeof(*m->procs)) < 0) {
+		ctrace_model_free(m);
+		return NULL;
+	}
+	memcpy(m->threads, c->threads, c->nthreads * sizeof(*m->threads));
+	memcpy(m->procs, c->procs, c->nprocs * sizeof(*m->procs));
+	m->nthreads = c->nthreads;
+	m->nprocs = c->nprocs;
+	for (size_t i = 0; i < m->nthreads; i++) {
+		struct mthread *t = &m->threads[i];
+		if (!t->ended &&
+		    ctr_u64map_put(&m->by_id, (uint64_t)t->pid << 32 | t->tid, i + 1) < 0) {
+			ctrace_model_free(m);
+			return NULL;
+		}
+	}
+	return m;
 }
 
 CTRACE_API void ctrace_model_free(ctrace_model *m)
@@ -1152,4 +1272,64 @@ CTRACE_API const char *ctrace_state_name(uint32_t state)
 CTRACE_API int64_t ctrace_model_start_realtime(const ctrace_model *m)
 {
 	return m->realtime_offset ? m->start_ns + m->realtime_offset : 0;
+}
+
+CTRACE_API size_t ctrace_model_latency_buckets(const ctrace_model *m, size_t i, uint32_t reason,
+					       uint64_t (*out)[2], size_t max)
+{
+	int k = reason == CTRACE_REASON_NONE ? 0 : lat_index(reason);
+	if (k < 0)
+		return 0;
+	if (i != SIZE_MAX)
+		return i < m->nthreads ? ctr_hist_buckets(&m->threads[i].lat[k], out, max) : 0;
+	struct ctr_hist all = { 0 };
+	for (size_t t = 0; t < m->nthreads; t++)
+		ctr_hist_merge(&all, &m->threads[t].lat[k]);
+	size_t n = ctr_hist_buckets(&all, out, max);
+	ctr_hist_free(&all);
+	return n;
+}
+
+CTRACE_API size_t ctrace_model_call_kind_buckets(const ctrace_model *m, size_t k,
+						 uint64_t (*out)[2], size_t max)
+{
+	return k < m->nkinds ? ctr_hist_buckets(&m->kinds[k].lat, out, max) : 0;
+}
+
+CTRACE_API int ctrace_model_samples(const ctrace_model *m, enum ctrace_profile_kind kind,
+				    ctrace_sample_fn fn, void *ud)
+{
+	struct ctrace_frame *frames = NULL;
+	size_t cap = 0;
+	for (size_t i = 0; i < m->nsamples; i++) {
+		const struct ctr_sample *s = &m->samples[i];
+		if (s->kind != (uint32_t)kind)
+			continue;
+		const struct ctr_frame *f;
+		uint32_t depth = s->stack ? ctr_model_stack(m, s->pid, s->stack, &f) : 0;
+		if (depth > cap) {
+			struct ctrace_frame *nf = realloc(frames, depth * sizeof(*nf));
+			if (!nf) {
+				free(frames);
+				return CTRACE_ENOMEM;
+			}
+			frames = nf;
+			cap = depth;
+		}
+		for (uint32_t d = 0; d < depth; d++) {
+			memset(&frames[d], 0, sizeof(frames[d]));
+			frames[d].pc = f[d].pc;
+			frames[d].function = f[d].function;
+			frames[d].file = f[d].file;
+			frames[d].line = f[d].line;
+			frames[d].mapping = f[d].mapping;
+		}
+		int rc = fn(ud, frames, depth, s->thread ? s->thread : "", s->count, s->value);
+		if (rc) {
+			free(frames);
+			return rc;
+		}
+	}
+	free(frames);
+	return 0;
 }

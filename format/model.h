@@ -57,6 +57,20 @@ struct ctr_model_frames {
 struct ctrace_model;
 const char *ctr_model_intern(struct ctrace_model *m, const char *s, size_t len);
 
+/* Building a model a generation at a time (index.c), and checkpoints of where every
+ * thread is, to build a timeline from the middle of a trace. */
+struct ctrace_model *ctr_model_new(const struct ctrace_model_callbacks *cb, int64_t start_ns);
+int ctr_model_feed(struct ctrace_model *m, ctrace_gen *g);
+void ctr_model_flush(struct ctrace_model *m, int64_t t);
+void ctr_model_finish(struct ctrace_model *m);
+void ctr_model_warn(struct ctrace_model *m, const char *msg);
+struct ctr_checkpoint;
+struct ctr_checkpoint *ctr_model_checkpoint(const struct ctrace_model *m);
+size_t ctr_checkpoint_size(const struct ctr_checkpoint *c);
+void ctr_checkpoint_free(struct ctr_checkpoint *c);
+struct ctrace_model *ctr_model_resume(const struct ctr_checkpoint *c,
+				      const struct ctrace_model_callbacks *cb);
+
 /* The model's samples and stacks, for profile.c. */
 void ctr_model_samples(const struct ctrace_model *m, const struct ctr_sample **samples,
 		       size_t *n);

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 pkgs=(meson ninja-build pkg-config gcc libc6-dev libzstd-dev libunwind-dev libdw-dev
-      libelf-dev zlib1g-dev zstd libmicrohttpd-dev libcurl4-openssl-dev)
+      libelf-dev zlib1g-dev zstd libmicrohttpd-dev libcurl4-openssl-dev libcjson-dev)
 # The tests also use real consumers of ctrace's output: go tool pprof reads the profiles,
 # python3's json module the Chrome export.
 [ "${1:-}" = "--test" ] && pkgs+=(golang-go python3 curl)

@@ -21,6 +21,7 @@ static const char usage[] =
 	"                                       fetch a trace from a program's HTTP endpoint\n"
 	"  pprof --type=TYPE [-o OUT] FILE      a pprof profile: sync, io, syscall, sched, alloc, cpu\n"
 	"  export --format=chrome [-o OUT] FILE Chrome/Perfetto trace event JSON\n"
+	"  view [--http=ADDR] [--no-open] FILE  the timeline viewer in the browser\n"
 	"  help                                 this text\n"
 	"  version                              print the version\n";
 
@@ -86,6 +87,8 @@ int main(int argc, char **argv)
 		return cmd_pprof(argc - 1, argv + 1);
 	if (strcmp(cmd, "capture") == 0)
 		return cmd_capture(argc - 1, argv + 1);
+	if (strcmp(cmd, "view") == 0)
+		return cmd_view(argc - 1, argv + 1);
 	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
 		fputs(usage, stdout);
 		return 0;

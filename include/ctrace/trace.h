@@ -380,6 +380,18 @@ CTRACE_API size_t ctrace_model_call_kind_count(const ctrace_model *m);
 CTRACE_API const char *ctrace_model_call_kind(const ctrace_model *m, size_t i, uint32_t *reason,
 					      struct ctrace_latency *out);
 
+/**
+ * The non-empty buckets of thread @i's (or all threads', with SIZE_MAX) latency histogram
+ * for @reason, ascending, as (exclusive upper bound in ns, count).
+ * @return how many were written to @out.
+ */
+CTRACE_API size_t ctrace_model_latency_buckets(const ctrace_model *m, size_t i, uint32_t reason,
+					       uint64_t (*out)[2], size_t max);
+
+/** The same for call kind @k over all threads. */
+CTRACE_API size_t ctrace_model_call_kind_buckets(const ctrace_model *m, size_t k,
+						 uint64_t (*out)[2], size_t max);
+
 /** @return the number of warnings (lost events, missing sources, damage). */
 CTRACE_API size_t ctrace_model_warning_count(const ctrace_model *m);
 
@@ -411,6 +423,19 @@ enum ctrace_profile_kind {
 CTRACE_API int ctrace_model_pprof(const ctrace_model *m, enum ctrace_profile_kind kind,
 				  uint8_t **out, size_t *len);
 
+/* A profile sample: its stack (innermost frame first; depth 0 when none was recorded, then
+ * @thread names the thread), a count and a value (ns, or bytes for allocations). */
+typedef int (*ctrace_sample_fn)(void *userdata, const struct ctrace_frame *frames, size_t depth,
+				const char *thread, int64_t count, int64_t value);
+
+/**
+ * Every aggregated sample of profile @kind (what ctrace_model_pprof() writes), to @fn.
+ * @return 0, what @fn returned when not 0, or CTRACE_ENOMEM.
+ */
+CTRACE_API int ctrace_model_samples(const ctrace_model *m, enum ctrace_profile_kind kind,
+				    ctrace_sample_fn fn, void *userdata);
+
+
 /* A sink for exporters: write @len bytes; return 0, or non-zero to stop with CTRACE_EIO. */
 typedef int (*ctrace_write_fn)(void *userdata, const void *data, size_t len);
 
@@ -425,6 +450,77 @@ typedef int (*ctrace_write_fn)(void *userdata, const void *data, size_t len);
 CTRACE_API int ctrace_export_chrome(ctrace_reader *r, ctrace_write_fn write, void *userdata,
 				    const struct ctrace_model_callbacks *progress,
 				    ctrace_model **model);
+
+/* ---- the index: random access by time, for viewers ---- */
+
+typedef struct ctrace_index ctrace_index;
+
+/* A span of a thread's timeline, at least one pixel wide: one interval, or a summary of
+ * intervals each shorter than a pixel (then mix says how much of each state it holds). */
+struct ctrace_span {
+	uint32_t pid, tid;
+	int64_t begin_ns, end_ns;
+	uint32_t state;      /* the interval's, or a summary's dominant state */
+	uint32_t reason;
+	const char *call;    /* valid during the callback only */
+	int64_t id;          /* an interval: its begin_ns, to ask for its details */
+	int64_t mix[5];      /* ns in each state */
+	uint32_t count;      /* intervals merged (0: from the coarse grid, unknown) */
+	int summary;
+	int64_t wait_mix[4]; /* wait_ns of mix split: sync, io, sleep, other */
+};
+
+struct ctrace_timeline_callbacks {
+	void *userdata;
+	int (*span)(void *userdata, const struct ctrace_span *s);
+	/* a wake-up: @waker woke @tid's wait, which ended at @end_ns */
+	int (*wake)(void *userdata, uint32_t pid, uint32_t waker, int64_t wake_ns, uint32_t tid,
+		    int64_t end_ns);
+	/* tasks, regions and logs in the range */
+	int (*event)(void *userdata, const struct ctrace_event *ev);
+};
+
+/**
+ * Index a trace file: one pass that builds the model of the whole trace, a table of its
+ * generations, checkpoints of the threads' states (64 MiB at most) and a per-thread grid
+ * of state time over the trace's window. Memory does not grow with the events.
+ * A damaged trace is indexed up to the damage (the model's warnings say so).
+ * @return 0 with *out set (free with ctrace_index_free), or an error with @errbuf set.
+ */
+CTRACE_API int ctrace_index_open(const char *path, const struct ctrace_model_callbacks *progress,
+				 ctrace_index **out, char *errbuf, size_t errlen);
+CTRACE_API void ctrace_index_free(ctrace_index *ix);
+
+/** @return the model of the whole trace; owned by the index. */
+CTRACE_API const ctrace_model *ctrace_index_model(const ctrace_index *ix);
+CTRACE_API size_t ctrace_index_generation_count(const ctrace_index *ix);
+CTRACE_API void ctrace_index_window(const ctrace_index *ix, int64_t *start_ns, int64_t *end_ns);
+
+/** The processes of the trace: @return 1 with pid, ppid and exe (owned by the index) of
+ * process @i, in pid order, or 0 past the end. */
+CTRACE_API int ctrace_index_process(const ctrace_index *ix, size_t i, uint32_t *pid,
+				    uint32_t *ppid, const char **exe);
+
+/**
+ * The timeline of [@start_ns, @end_ns) at @width pixels: per thread, spans of at least a
+ * pixel. Only the generations the range needs are decoded; a range holding more than 8
+ * million events is answered from the grid (4096 cells over the whole trace).
+ * @return 0, CTRACE_EINVAL for a bad range or width, or a reader error.
+ */
+CTRACE_API int ctrace_index_timeline(ctrace_index *ix, int64_t start_ns, int64_t end_ns,
+				     uint32_t width, const struct ctrace_timeline_callbacks *cb);
+
+/**
+ * The interval of thread @tid of process @pid that holds the moment @at.
+ * @return 0 with *out (its call name in *call, owned by the index), CTRACE_EINVAL when
+ *         there is none.
+ */
+CTRACE_API int ctrace_index_interval(ctrace_index *ix, uint32_t pid, uint32_t tid, int64_t at,
+				     struct ctrace_interval *out, const char **call);
+
+/** The frames of stack @stack of process @pid: @return how many were written to @frames. */
+CTRACE_API int ctrace_index_stack(const ctrace_index *ix, uint32_t pid, uint64_t stack,
+				  struct ctrace_frame *frames, size_t max);
 
 /** @return the name of a state ("user", "sys", "idle", "wait", "unknown"). */
 CTRACE_API const char *ctrace_state_name(uint32_t state);
