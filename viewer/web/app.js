@@ -22,6 +22,7 @@ class App {
       b.addEventListener('keydown', (e) => this.tabKey(e, b));
     }
     window.addEventListener('hashchange', () => this.route());
+    this.watchPixelRatio();
     const app = this;
     Object.defineProperty(window, '__ctraceView', {
       configurable: false,
@@ -46,6 +47,17 @@ class App {
       this.threads.setData(j);
       this.timeline.setThreadStats(j.threads);
     }).catch((e) => this.showError(e.message));
+  }
+
+  // Canvases are sized in device pixels: redraw when the ratio changes (browser zoom, or
+  // the window moving to another screen), which no resize event reports.
+  watchPixelRatio() {
+    const mq = matchMedia(`(resolution: ${window.devicePixelRatio}dppx)`);
+    mq.addEventListener('change', () => {
+      this.timeline.requestDraw();
+      this.profiles.flame.requestDraw();
+      this.watchPixelRatio();
+    }, { once: true });
   }
 
   // ---- routing: #tab?params ----

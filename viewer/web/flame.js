@@ -93,8 +93,9 @@ export class FlameGraph {
     const f = funcOf(n.name);
     const u = (hashHue(f) % 1000) / 1000;
     const hue = (lo + u * (((hi - lo) + 360) % 360)) % 360;
-    const light = 48 + ((hashHue(f + '.') % 14));
-    return `hsl(${hue} 62% ${light}%)`;
+    // Light enough for dark text whatever the hue (blues need more than reds).
+    const light = (hue > 200 && hue < 300 ? 68 : 58) + (hashHue(f + '.') % 12);
+    return `hsl(${hue} 58% ${light}%)`;
   }
 
   draw() {
@@ -125,8 +126,9 @@ export class FlameGraph {
       const match = this.search && n.parent && n.name.toLowerCase().includes(this.search);
       const dim = this.search && !match;
       ctx.fillStyle = grey ? '#2d343e' : n.parent ? this.color(n) : '#4a5462';
-      ctx.globalAlpha = dim ? 0.28 : 1;
+      ctx.globalAlpha = dim ? 0.4 : 1;
       ctx.fillRect(x, y + 1, Math.max(0.5, w - 1), ROW_H - 2);
+      ctx.globalAlpha = 1;
       if (match) {
         ctx.strokeStyle = '#ffffff';
         ctx.lineWidth = 1.5;
@@ -141,10 +143,11 @@ export class FlameGraph {
           while (text.length > 1 && ctx.measureText(text + '…').width > room) text = text.slice(0, -1);
           text = ctx.measureText(funcOf(label)).width <= room ? funcOf(label) : text + '…';
         }
-        ctx.fillStyle = grey || !n.parent ? '#e6edf3' : '#0b0f14';
+        ctx.fillStyle = grey || !n.parent || dim ? '#e6edf3' : '#0b0f14';
+        ctx.globalAlpha = dim ? 0.6 : 1;
         ctx.fillText(text, x + 4, y + ROW_H / 2 + 0.5);
+        ctx.globalAlpha = 1;
       }
-      ctx.globalAlpha = 1;
       drawn++;
     }
     if (this.hover) {

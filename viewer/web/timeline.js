@@ -441,6 +441,8 @@ export class Timeline {
     this.raf = 0;
     if (!this.active || !this.ready) return;
     const began = performance.now();
+    this.drawnSpans = 0;
+    this.drawnSummaries = 0;
     this.paint();
     this.drawMs = performance.now() - began;
   }
@@ -561,6 +563,7 @@ export class Timeline {
       // Spans of old, finer data that land in the same pixel add nothing.
       if (sx0 + w <= lastX && kind === lastKind) continue;
       paths[kind].add(sx0, sy, w, SPAN_H);
+      this.drawnSpans++;
       lastX = sx0 + w;
       lastKind = kind;
       if (w > 44 && labels.length < 400) {
@@ -586,6 +589,7 @@ export class Timeline {
       const w = snap(X(su.e[i])) - x0;
       if (w < px * 0.5) continue;
       lastEnd = x0 + w;
+      this.drawnSummaries++;
       let acc = 0, accPx = 0;
       const o = i * K;
       for (let kk = 0; kk < K; kk++) {
@@ -665,7 +669,8 @@ export class Timeline {
     this.arrowsHidden = list.length > MAX_ARROWS ? list.length : 0;
     ctx.lineWidth = 1;
     for (const [w, y0, y1] of list) {
-      const selected = sel && sel.tid === w.to && Math.abs(sel.end - w.e) < 2;
+      const selected = sel && ((sel.tid === w.to && Math.abs(sel.end - w.e) < 2) ||
+        (sel.tid === w.from && w.w >= sel.begin - 1 && w.w <= sel.end + 1));
       if (this.arrowsHidden && !selected) continue;
       this.arrow(ctx, X(w.w), y0, X(w.e), y1, selected ? THEME.accent : 'rgba(230,237,243,0.55)', selected ? 2 : 1);
     }
@@ -778,8 +783,10 @@ export class Timeline {
     ctx.fillRect(GUTTER - 1, 0, 1, AXIS);
     const t0 = this.t0, t1 = this.t1;
     // Long labels (deep zoom far into the trace) become offsets from a base.
+    const ref = Math.max(Math.abs(t0), Math.abs(t1));
     let base = 0;
-    if (fmtTick(t1, step).length > 10) base = Math.floor(t0 / (step * 100)) * step * 100;
+    if (fmtTick(t1, step, ref).length > 12) base = Math.floor(t0 / (step * 100)) * step * 100;
+    const bref = base ? step * 100 : ref;
     ctx.font = FONT;
     ctx.textBaseline = 'middle';
     ctx.save();
@@ -791,13 +798,13 @@ export class Timeline {
       ctx.fillStyle = THEME.gutterLine;
       ctx.fillRect(x, AXIS - 7, 1, 6);
       ctx.fillStyle = THEME.tick;
-      const label = base ? `+${fmtTick(t - base, step)}` : fmtTick(t, step);
+      const label = base ? `+${fmtTick(t - base, step, bref)}` : fmtTick(t, step, ref);
       ctx.fillText(label, x + 4, AXIS / 2);
     }
     if (this.mouse && this.mouse.x > GUTTER) {
       const t = this.tAt(this.mouse.x);
       const P = (t1 - t0) / (W - GUTTER);
-      const label = base ? `+${fmtCursor(t - base, step, P)}` : fmtCursor(t, step, P);
+      const label = base ? `+${fmtCursor(t - base, P, bref)}` : fmtCursor(t, P, ref);
       const w = ctx.measureText(label).width + 10;
       const x = Math.min(Math.max(this.mouse.x - w / 2, GUTTER), W - w);
       ctx.fillStyle = '#2b3440';
@@ -1160,6 +1167,16 @@ export class Timeline {
         el('div', { class: 'muted small', text: `at ${fmtTime(wt)}, ${fmtDur(e - wt)} before the wait ended` }),
         el('button', { type: 'button', class: 'btn', id: 'tl-jump-waker', onclick: () => this.jumpTo(d.waker.tid, wt) }, 'Jump to waker')));
     }
+    const sent = this.loaded ? this.loaded.wakes.filter((w) => w.from === d.tid && w.w >= b - 1 && w.w <= e + 1) : [];
+    if (sent.length) {
+      const list = el('ul', { class: 'woke' });
+      for (const w of sent.slice(0, 8)) {
+        list.append(el('li', {},
+          el('button', { type: 'button', class: 'btn small', onclick: () => this.jumpTo(w.to, w.e - 1) }, this.threadLabel(w.to)),
+          el('span', { class: 'muted small', text: ` at ${fmtTime(w.w)}` })));
+      }
+      parts.push(el('div', { class: 'waker' }, el('div', { class: 'muted' }, sent.length === 1 ? 'Woke up' : `Woke up ${sent.length} threads`), list));
+    }
     const actions = el('div', { class: 'actions' },
       el('button', { type: 'button', class: 'btn', onclick: () => this.zoomTo(b, e) }, 'Zoom to interval'),
       el('button', { type: 'button', class: 'btn', onclick: () => this.app.openLatency(d.tid) }, 'Thread latency'));
@@ -1283,6 +1300,7 @@ export class Timeline {
       loaded: L ? { start: L.t0, end: L.t1, width: L.width, seq: this.answers } : null,
       pending: !!this.inflight || this.fetchSoon.pending(),
       drawMs: this.drawMs || 0,
+      drawn: { spans: this.drawnSpans || 0, summaries: this.drawnSummaries || 0 },
       selection: this.selection ? { tid: this.selection.tid, begin: this.selection.begin, end: this.selection.end } : null,
     };
   }

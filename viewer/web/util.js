@@ -107,19 +107,24 @@ export function niceStep(min) {
   return 10 * p;
 }
 
-// The label of an axis tick at `ns` when ticks are `step` apart: in the unit of the step,
-// with as many decimals as the step needs ("1.25 s", "340 µs").
-export function fmtTick(ns, step) {
-  const units = [['s', 1e9], ['ms', 1e6], ['µs', 1e3], ['ns', 1]];
-  const u = units.find(([, f]) => step >= f) || units[3];
-  const decimals = Math.max(0, Math.ceil(-Math.log10(step / u[1]) - 1e-9));
-  return `${(ns / u[1]).toFixed(decimals)} ${u[0]}`;
+const TIME_UNITS = [['s', 1e9], ['ms', 1e6], ['µs', 1e3], ['ns', 1]];
+
+// The unit for times up to `ref` ns: the largest one that keeps the value at least 1.
+function unitFor(ref) {
+  return TIME_UNITS.find(([, f]) => Math.abs(ref) >= f) || TIME_UNITS[3];
 }
 
-// The time under the cursor: in the axis' unit, to about a pixel's precision.
-export function fmtCursor(ns, step, nsPerPx) {
-  const units = [['s', 1e9], ['ms', 1e6], ['µs', 1e3], ['ns', 1]];
-  const u = units.find(([, f]) => step >= f) || units[3];
+// An axis label: `ns` in the unit of `ref` (the biggest time on the axis), with the
+// decimals a tick `step` apart needs: "1.25 s", "0.5 ms", "1.241980 s".
+export function fmtTick(ns, step, ref = ns) {
+  const u = unitFor(Math.max(Math.abs(ref), step));
+  const decimals = Math.max(0, Math.ceil(-Math.log10(step / u[1]) - 1e-9));
+  return `${(ns / u[1]).toFixed(Math.min(decimals, 9))} ${u[0]}`;
+}
+
+// The time under the cursor: like an axis label, to about a pixel's precision.
+export function fmtCursor(ns, nsPerPx, ref = ns) {
+  const u = unitFor(Math.max(Math.abs(ref), nsPerPx));
   const decimals = Math.min(9, Math.max(0, Math.ceil(-Math.log10(nsPerPx / u[1]))));
   return `${(ns / u[1]).toFixed(decimals)} ${u[0]}`;
 }
