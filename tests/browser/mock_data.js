@@ -122,6 +122,11 @@ function buildThreads(extraThreads) {
       estimated: true },
     { pid: 4263, tid: 4264, name: 'flusher', start: at(300.5), end: at(2000), role: 'flusher',
       estimated: true },
+    // The kernel reuses a tid: two threads of the trace have tid 4265, one after the other.
+    { pid: 4263, tid: 4265, name: 'compactor', start: at(420), end: at(760), role: 'compactor',
+      estimated: true },
+    { pid: 4263, tid: 4265, name: 'compactor', start: at(1210), end: at(1530), role: 'compactor',
+      estimated: true },
   ];
   for (let i = 0; i < extraThreads; i++) {
     const pid = 5000 + Math.floor(i / 16) * 100;
@@ -218,6 +223,11 @@ function generateIntervals(t, rng, threadsOfPid) {
       if (rng() < 0.1) burst(15, 'write', 3, 'file', 10);
       if (rng() < 0.3) push(between(0.2, 2) * MS, STATE.wait, REASON.other, null);
     },
+    compactor() {
+      push(exp(400) * US, STATE.user);
+      push(between(0.3, 3) * MS, STATE.wait, REASON.io, 'pwrite', { fd: 11, fdKind: 'file', stack: 10 });
+      if (rng() < 0.3) push(between(1, 4) * MS, STATE.wait, REASON.sleep, 'nanosleep', { stack: 12 });
+    },
     flusher() {
       push(exp(80) * US, STATE.user);
       push(between(2, 6) * US, STATE.sys, 0, 'nanosleep', { stack: 12 });
@@ -307,7 +317,7 @@ function generate({ extraThreads = 0 } = {}) {
   events += ann.tasks.length * 2 + ann.regions.length * 2 + ann.logs.length;
   const warnings = [
     'lost 37 events in generation 4 (buffer full): some intervals of tid 4246 are Unknown',
-    'pid 4263: no context-switch records (perf_event_open: Permission denied); threads 4263, 4264 are estimated from schedstat',
+    'pid 4263: no context-switch records (perf_event_open: Permission denied); threads 4263, 4264, 4265 are estimated from schedstat',
   ];
   return {
     trace: { start_ns: TRACE_START, end_ns: TRACE_END, events, lost: 37, generations: 9 },

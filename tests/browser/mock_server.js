@@ -93,7 +93,18 @@ function callKind(iv) {
 }
 
 function createApi(data) {
-  const byTid = new Map(data.threads.map((t) => [t.tid, t]));
+  // A tid may belong to several threads of a trace, one after the other.
+  const byTid = new Map();
+  for (const t of data.threads) {
+    if (!byTid.has(t.tid)) byTid.set(t.tid, []);
+    byTid.get(t.tid).push(t);
+  }
+  const threadAt = (tid, at) => {
+    const list = byTid.get(tid);
+    if (!list) return null;
+    const dist = (t) => (at < t.start ? t.start - at : at > t.end ? at - t.end : 0);
+    return list.reduce((best, t) => (dist(t) < dist(best) ? t : best));
+  };
   const { start_ns: T0, end_ns: T1 } = data.trace;
 
   function threadStats(t) {
@@ -174,7 +185,7 @@ function createApi(data) {
         if (cur[1] - cur[0] >= P) flush();
       }
       flush();
-      if (spans.length || summaries.length) out.push({ pid: t.pid, tid: t.tid, spans, summaries });
+      if (spans.length || summaries.length) out.push({ thread: t.index, pid: t.pid, tid: t.tid, spans, summaries });
     }
     wakes.sort((a, b) => a[1] - b[1]);
     const omitted = { tasks: 0, regions: 0, logs: 0 };
@@ -192,7 +203,7 @@ function createApi(data) {
   }
 
   function interval(tid, at, id) {
-    const t = byTid.get(tid);
+    const t = threadAt(tid, at);
     if (!t || !t.intervals.length) throw new BadRequest(`no thread ${tid} in the trace`);
     const ivs = t.intervals;
     let iv = null;
@@ -213,9 +224,8 @@ function createApi(data) {
   function latency(tid) {
     let ths = data.threads;
     if (tid !== null) {
-      const t = byTid.get(tid);
-      if (!t) throw new BadRequest(`no thread ${tid} in the trace`);
-      ths = [t];
+      ths = byTid.get(tid);
+      if (!ths) throw new BadRequest(`no thread ${tid} in the trace`);
     }
     const reasons = mock.REASON_NAME.map(() => new Hist());
     const calls = new Map();

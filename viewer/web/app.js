@@ -23,6 +23,15 @@ class App {
     }
     window.addEventListener('hashchange', () => this.route());
     this.watchPixelRatio();
+    // The keys popover closes like a menu: a click elsewhere or Escape.
+    const keys = document.querySelector('details.keys');
+    document.addEventListener('pointerdown', (e) => { if (keys.open && !keys.contains(e.target)) keys.open = false; });
+    document.addEventListener('keydown', (e) => {
+      if (e.key === 'Escape' && keys.open) {
+        keys.open = false;
+        keys.querySelector('summary').focus();
+      }
+    });
     const app = this;
     Object.defineProperty(window, '__ctraceView', {
       configurable: false,

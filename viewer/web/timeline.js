@@ -22,7 +22,7 @@ const TASK_H = 18;      // a task row
 const MAX_TASK_ROWS = 12;
 const MIN_SPAN_NS = 100;
 const FETCH_DEBOUNCE_MS = 120;
-const MAX_ARROWS = 250;
+const MAX_ARROWS = 150;
 const WAIT_INDEX = KINDS.length; // the colour slot of a wait without a reason split
 const PAINT_KINDS = [...KINDS, 'wait'];
 const DARK_TEXT = new Set(['user', 'sys', 'idle', 'sync', 'io', 'other', 'wait']);
@@ -121,9 +121,9 @@ export class Timeline {
     this.t1 = 1;
     this.rows = [];
     this.contentH = 0;
-    this.laneOf = new Map(); // tid -> row
+    this.laneOf = new Map(); // thread index -> row
     this.threads = [];
-    this.threadByTid = new Map();
+    this.byTid = new Map(); // tid -> threads that had it (the kernel may reuse a tid)
     this.procs = [];
     this.collapsed = new Set();
     this.tasksCollapsed = false;
@@ -160,10 +160,14 @@ export class Timeline {
   setSummary(sum) {
     this.start = sum.trace.start_ns;
     this.dur = Math.max(1, sum.trace.end_ns - sum.trace.start_ns);
-    this.threads = sum.threads.map((t) => ({
-      pid: t.pid, tid: t.tid, name: t.name || '', start: t.start_ns - this.start, end: t.end_ns - this.start,
+    this.threads = sum.threads.map((t, i) => ({
+      i, pid: t.pid, tid: t.tid, name: t.name || '', start: t.start_ns - this.start, end: t.end_ns - this.start,
     }));
-    this.threadByTid = new Map(this.threads.map((t) => [t.tid, t]));
+    this.byTid = new Map();
+    for (const t of this.threads) {
+      if (!this.byTid.has(t.tid)) this.byTid.set(t.tid, []);
+      this.byTid.get(t.tid).push(t);
+    }
     const procMap = new Map(sum.processes.map((p) => [p.pid, { ...p, threads: [] }]));
     for (const t of this.threads) {
       if (!procMap.has(t.pid)) procMap.set(t.pid, { pid: t.pid, ppid: 0, exe: '', threads: [] });
@@ -179,6 +183,19 @@ export class Timeline {
     this.ready = true;
     this.layout();
     this.requestDraw();
+  }
+
+  // The thread that had `tid` at time `t` (relative ns): tids are reused, lifetimes are not.
+  threadAt(tid, t) {
+    const list = this.byTid.get(tid);
+    if (!list) return null;
+    if (list.length === 1 || t === undefined) return list[0];
+    let best = list[0], bd = Infinity;
+    for (const th of list) {
+      const d = t < th.start ? th.start - t : t > th.end ? t - th.end : 0;
+      if (d < bd) { bd = d; best = th; }
+    }
+    return best;
   }
 
   setThreadStats(rows) {
@@ -287,7 +304,7 @@ export class Timeline {
       ths.forEach((t, i) => {
         const row = { kind: 'thread', thread: t, y, h: LANE_H, alt: i % 2 };
         rows.push(row);
-        this.laneOf.set(t.tid, row);
+        this.laneOf.set(t.i, row);
         y += LANE_H;
         shown++;
       });
@@ -412,21 +429,32 @@ export class Timeline {
         su.total[i] = s[2] + s[3] + s[4] + s[5] + s[6];
         su.count[i] = s[7];
       });
-      threads.set(th.tid, { spans: sp, sums: su });
+      const first = n ? sp.b[0] : m ? su.b[0] : undefined;
+      const owner = Number.isInteger(th.thread) && this.threads[th.thread] && this.threads[th.thread].tid === th.tid
+        ? this.threads[th.thread] : this.threadAt(th.tid, first);
+      if (owner) threads.set(owner.i, { spans: sp, sums: su });
     }
     const tasks = (j.tasks || []).map((t) => ({ id: t.id, parent: t.parent, name: t.name, b: t.begin_ns - S, e: t.end_ns - S }));
     this.placeTasks(tasks);
     const regions = new Map();
     for (const r of j.regions || []) {
-      if (!regions.has(r.tid)) regions.set(r.tid, []);
-      regions.get(r.tid).push({ task: r.task, name: r.name, b: r.begin_ns - S, e: r.end_ns - S });
+      const owner = this.threadAt(r.tid, r.begin_ns - S);
+      if (!owner) continue;
+      if (!regions.has(owner.i)) regions.set(owner.i, []);
+      regions.get(owner.i).push({ task: r.task, name: r.name, b: r.begin_ns - S, e: r.end_ns - S });
     }
     const logs = new Map();
     for (const l of j.logs || []) {
-      if (!logs.has(l.tid)) logs.set(l.tid, []);
-      logs.get(l.tid).push({ task: l.task, t: l.ns - S, category: l.category, message: l.message });
+      const owner = this.threadAt(l.tid, l.ns - S);
+      if (!owner) continue;
+      if (!logs.has(owner.i)) logs.set(owner.i, []);
+      logs.get(owner.i).push({ task: l.task, t: l.ns - S, category: l.category, message: l.message });
     }
-    const wakes = (j.wakes || []).map((w) => ({ from: w[0], w: w[1] - S, to: w[2], e: w[3] - S }));
+    const wakes = [];
+    for (const w of j.wakes || []) {
+      const from = this.threadAt(w[0], w[1] - S), to = this.threadAt(w[2], w[3] - S);
+      if (from && to) wakes.push({ from: from.i, w: w[1] - S, to: to.i, e: w[3] - S });
+    }
     this.loaded = { t0: f0, t1: f1, width, P: (f1 - f0) / width, threads, calls, tasks, regions, logs, wakes,
       omitted: j.omitted || { tasks: 0, regions: 0, logs: 0 } };
   }
@@ -545,7 +573,7 @@ export class Timeline {
       ctx.fillStyle = THEME.life;
       ctx.fillRect(X(lb), y + SPAN_Y, Math.max(1, (le - lb) * k), SPAN_H);
     }
-    const d = this.loaded && this.loaded.threads.get(th.tid);
+    const d = this.loaded && this.loaded.threads.get(th.i);
     if (!d) return;
     const sy = y + SPAN_Y;
     const sp = d.spans;
@@ -607,7 +635,7 @@ export class Timeline {
 
   drawMarks(ctx, th, y, X, W) {
     const L = this.loaded;
-    const regs = L.regions.get(th.tid);
+    const regs = L.regions.get(th.i);
     if (regs) {
       for (const r of regs) {
         if (r.e < this.t0 || r.b > this.t1) continue;
@@ -616,7 +644,7 @@ export class Timeline {
         ctx.fillRect(x0, y + REGION_Y, Math.max(1, x1 - x0), 3);
       }
     }
-    const logs = L.logs.get(th.tid);
+    const logs = L.logs.get(th.i);
     if (logs) {
       ctx.fillStyle = '#f0f3f6';
       ctx.beginPath();
@@ -651,8 +679,8 @@ export class Timeline {
     }
   }
 
-  laneMid(tid, scroll) {
-    const r = this.laneOf.get(tid);
+  laneMid(ti, scroll) {
+    const r = this.laneOf.get(ti);
     return r ? AXIS + r.y - scroll + SPAN_Y + SPAN_H / 2 : null;
   }
 
@@ -668,12 +696,15 @@ export class Timeline {
     }
     this.arrowsHidden = list.length > MAX_ARROWS ? list.length : 0;
     ctx.lineWidth = 1;
+    const faint = list.length > 40 ? 'rgba(230,237,243,0.35)' : 'rgba(230,237,243,0.6)';
+    const chosen = [];
     for (const [w, y0, y1] of list) {
-      const selected = sel && ((sel.tid === w.to && Math.abs(sel.end - w.e) < 2) ||
-        (sel.tid === w.from && w.w >= sel.begin - 1 && w.w <= sel.end + 1));
-      if (this.arrowsHidden && !selected) continue;
-      this.arrow(ctx, X(w.w), y0, X(w.e), y1, selected ? THEME.accent : 'rgba(230,237,243,0.55)', selected ? 2 : 1);
+      const selected = sel && ((sel.ti === w.to && Math.abs(sel.end - w.e) < 2) ||
+        (sel.ti === w.from && w.w >= sel.begin - 1 && w.w <= sel.end + 1));
+      if (selected) chosen.push([w, y0, y1]);
+      else if (!this.arrowsHidden) this.arrow(ctx, X(w.w), y0, X(w.e), y1, faint, 1);
     }
+    for (const [w, y0, y1] of chosen) this.arrow(ctx, X(w.w), y0, X(w.e), y1, THEME.accent, 2);
   }
 
   arrow(ctx, x0, y0, x1, y1, color, width) {
@@ -700,7 +731,7 @@ export class Timeline {
   drawSelection(ctx, X, scroll) {
     const s = this.selection;
     if (!s) return;
-    const r = this.laneOf.get(s.tid);
+    const r = this.laneOf.get(s.ti);
     if (!r) return;
     const y = AXIS + r.y - scroll + SPAN_Y;
     const x0 = X(s.begin), x1 = X(s.end);
@@ -708,15 +739,17 @@ export class Timeline {
     ctx.lineWidth = 2;
     ctx.strokeRect(Math.max(x0, GUTTER - 4) - 1, y - 1, Math.max(2, Math.min(x1, 1e6) - Math.max(x0, GUTTER - 4)) + 2, SPAN_H + 2);
     if (this.details && this.details.waker && this.details.tid === s.tid) {
-      const wy = this.laneMid(this.details.waker.tid, scroll);
-      if (wy !== null) this.arrow(ctx, X(this.details.waker.ns - this.start), wy, x1, y + SPAN_H / 2, THEME.accent, 2);
+      const wt = this.details.waker.ns - this.start;
+      const waker = this.threadAt(this.details.waker.tid, wt);
+      const wy = waker ? this.laneMid(waker.i, scroll) : null;
+      if (wy !== null) this.arrow(ctx, X(wt), wy, x1, y + SPAN_H / 2, THEME.accent, 2);
     }
   }
 
   drawHover(ctx, X, scroll) {
     const h = this.hover;
     if (!h || (h.kind !== 'span' && h.kind !== 'summary')) return;
-    const r = this.laneOf.get(h.tid);
+    const r = this.laneOf.get(h.ti);
     if (!r) return;
     const y = AXIS + r.y - scroll + SPAN_Y;
     const x0 = Math.max(X(h.b), GUTTER - 2), x1 = X(h.e);
@@ -834,27 +867,27 @@ export class Timeline {
       }
       return null;
     }
-    if (r.kind !== 'thread' || !L) return r.kind === 'thread' ? { kind: 'lane', tid: r.thread.tid, t } : null;
-    const tid = r.thread.tid;
+    if (r.kind !== 'thread' || !L) return r.kind === 'thread' ? { kind: 'lane', tid: r.thread.tid, ti: r.thread.i, t } : null;
+    const tid = r.thread.tid, ti = r.thread.i;
     const yIn = y - AXIS + scroll - r.y;
     if (yIn < SPAN_Y + 2) {
-      const logs = L.logs.get(tid);
+      const logs = L.logs.get(ti);
       if (logs) {
         let best = null, bd = 5 * P;
         for (const l of logs) {
           const dd = Math.abs(l.t - t);
           if (dd <= bd) { best = l; bd = dd; }
         }
-        if (best) return { kind: 'log', tid, log: best };
+        if (best) return { kind: 'log', tid, ti, log: best };
       }
     }
     if (yIn >= REGION_Y - 2) {
-      const regs = L.regions.get(tid);
+      const regs = L.regions.get(ti);
       const reg = regs && regs.find((g) => g.b <= t + P && g.e >= t - P);
-      if (reg) return { kind: 'region', tid, region: reg };
+      if (reg) return { kind: 'region', tid, ti, region: reg };
     }
-    const d = L.threads.get(tid);
-    if (!d) return { kind: 'lane', tid, t };
+    const d = L.threads.get(ti);
+    if (!d) return { kind: 'lane', tid, ti, t };
     const find = (arr) => {
       const i = lowerBoundEnd(arr.e, t - 2 * P);
       let best = -1, bd = Infinity;
@@ -868,15 +901,15 @@ export class Timeline {
     const [mi, md] = find(d.sums);
     if (si >= 0 && sd <= md) {
       const sp = d.spans;
-      return { kind: 'span', tid, t, i: si, b: sp.b[si], e: sp.e[si], st: sp.st[si], rs: sp.rs[si], id: sp.id[si],
+      return { kind: 'span', tid, ti, t, i: si, b: sp.b[si], e: sp.e[si], st: sp.st[si], rs: sp.rs[si], id: sp.id[si],
         call: sp.call[si] >= 0 ? L.calls[sp.call[si]] : null };
     }
-    if (mi >= 0) return { kind: 'summary', tid, t, i: mi, b: d.sums.b[mi], e: d.sums.e[mi], sums: d.sums };
-    return { kind: 'lane', tid, t };
+    if (mi >= 0) return { kind: 'summary', tid, ti, t, i: mi, b: d.sums.b[mi], e: d.sums.e[mi], sums: d.sums };
+    return { kind: 'lane', tid, ti, t };
   }
 
   tooltipFor(h) {
-    const th = h.tid ? this.threadByTid.get(h.tid) : null;
+    const th = h.ti !== undefined ? this.threads[h.ti] : null;
     const who = th ? `${th.name || '(no name)'} (${th.tid})` : '';
     switch (h.kind) {
       case 'span': {
@@ -940,7 +973,7 @@ export class Timeline {
       if (Math.abs(dx) > Math.abs(dy)) this.pan(dx * this.nsPerPx());
       else this.zoomAt(this.tAt(x), Math.exp(Math.max(-1, Math.min(1, dy * 0.0015))));
     }, { passive: false });
-    vp.addEventListener('scroll', () => { this.requestDraw(); this.hashSoon(); });
+    vp.addEventListener('scroll', () => this.requestDraw());
     vp.addEventListener('pointerdown', (e) => {
       if (e.button !== 0) return;
       const { x, y } = local(e);
@@ -1117,14 +1150,16 @@ export class Timeline {
 
   async select(tid, at, hint = {}) {
     const req = ++this.selectSeq;
-    if (hint.b !== undefined) this.selection = { tid, begin: hint.b, end: hint.e, id: hint.id };
+    const owner = this.threadAt(tid, at);
+    const ti = owner ? owner.i : -1;
+    if (hint.b !== undefined) this.selection = { tid, ti, begin: hint.b, end: hint.e, id: hint.id };
     this.requestDraw();
     let url = `api/interval?tid=${tid}&at=${Math.round(this.start + at)}`;
     if (hint.id) url += `&id=${hint.id}`;
     try {
       const d = await getJSON(url);
       if (req !== this.selectSeq) return;
-      this.selection = { tid, begin: d.begin_ns - this.start, end: d.end_ns - this.start, id: d.id || 0 };
+      this.selection = { tid, ti, begin: d.begin_ns - this.start, end: d.end_ns - this.start, id: d.id || 0 };
       this.details = d;
       this.renderDetails(d);
       this.requestDraw();
@@ -1133,8 +1168,8 @@ export class Timeline {
     }
   }
 
-  threadLabel(tid) {
-    const t = this.threadByTid.get(tid);
+  threadLabel(tid, at) {
+    const t = this.threadAt(tid, at);
     return t ? `${t.name || '(no name)'} · ${tid}` : `tid ${tid}`;
   }
 
@@ -1142,7 +1177,7 @@ export class Timeline {
     const b = d.begin_ns - this.start, e = d.end_ns - this.start;
     const kind = kindOf(d.state, d.reason);
     const rows = [
-      ['Thread', `${this.threadLabel(d.tid)} (pid ${d.pid})`],
+      ['Thread', `${this.threadLabel(d.tid, b)} (pid ${d.pid})`],
       ['Call', d.call],
       ['Object', d.object],
       ['fd', d.fd >= 0 ? `${d.fd}${d.fd_kind ? ` (${d.fd_kind})` : ''}` : null],
@@ -1163,16 +1198,18 @@ export class Timeline {
     if (d.waker) {
       const wt = d.waker.ns - this.start;
       parts.push(el('div', { class: 'waker' },
-        el('div', {}, el('span', { class: 'muted', text: 'Woken by ' }), el('strong', { text: this.threadLabel(d.waker.tid) })),
+        el('div', {}, el('span', { class: 'muted', text: 'Woken by ' }), el('strong', { text: this.threadLabel(d.waker.tid, wt) })),
         el('div', { class: 'muted small', text: `at ${fmtTime(wt)}, ${fmtDur(e - wt)} before the wait ended` }),
         el('button', { type: 'button', class: 'btn', id: 'tl-jump-waker', onclick: () => this.jumpTo(d.waker.tid, wt) }, 'Jump to waker')));
     }
-    const sent = this.loaded ? this.loaded.wakes.filter((w) => w.from === d.tid && w.w >= b - 1 && w.w <= e + 1) : [];
+    const self = this.threadAt(d.tid, b);
+    const sent = this.loaded && self ? this.loaded.wakes.filter((w) => w.from === self.i && w.w >= b - 1 && w.w <= e + 1) : [];
     if (sent.length) {
       const list = el('ul', { class: 'woke' });
       for (const w of sent.slice(0, 8)) {
         list.append(el('li', {},
-          el('button', { type: 'button', class: 'btn small', onclick: () => this.jumpTo(w.to, w.e - 1) }, this.threadLabel(w.to)),
+          el('button', { type: 'button', class: 'btn small', onclick: () => this.jumpTo(this.threads[w.to].tid, w.e - 1) },
+            this.threadLabel(this.threads[w.to].tid, w.e)),
           el('span', { class: 'muted small', text: ` at ${fmtTime(w.w)}` })));
       }
       parts.push(el('div', { class: 'waker' }, el('div', { class: 'muted' }, sent.length === 1 ? 'Woke up' : `Woke up ${sent.length} threads`), list));
@@ -1203,18 +1240,18 @@ export class Timeline {
 
   // Show thread `tid` at `t` (relative ns) and select what it was doing then.
   jumpTo(tid, t) {
-    const th = this.threadByTid.get(tid);
+    const th = this.threadAt(tid, t);
     if (!th) return;
     if (!this.matches(th)) this.setFilter('');
     if (this.collapsed.has(th.pid)) { this.collapsed.delete(th.pid); this.layout(); }
-    this.scrollToLane(tid);
+    this.scrollToLane(th.i);
     const span = this.t1 - this.t0;
     this.setView(t - span / 2, t + span / 2);
     this.select(tid, t);
   }
 
-  scrollToLane(tid) {
-    const r = this.laneOf.get(tid);
+  scrollToLane(ti) {
+    const r = this.laneOf.get(ti);
     if (!r) return;
     const vp = this.viewport;
     const top = r.y, bottom = r.y + r.h;
@@ -1224,11 +1261,12 @@ export class Timeline {
 
   // From the threads table: show only this thread, over its lifetime.
   focusThread(tid) {
-    const th = this.threadByTid.get(tid);
-    if (!th) return;
+    const list = this.byTid.get(tid);
+    if (!list) return;
     this.setFilter(String(tid));
     this.viewport.scrollTop = 0;
-    this.setView(th.start - (th.end - th.start) * 0.02, th.end + (th.end - th.start) * 0.02);
+    const b = Math.min(...list.map((t) => t.start)), e = Math.max(...list.map((t) => t.end));
+    this.setView(b - (e - b) * 0.02, e + (e - b) * 0.02);
   }
 
   // ---- status, legend, hash, debug ----
