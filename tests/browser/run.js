@@ -187,6 +187,41 @@ async function main() {
     await settled(page);
   });
 
+  test('threads that reused a tid get a lane each, with their own data', async () => {
+    const s = await page.evaluate(async () => (await fetch('api/summary')).json());
+    const count = new Map();
+    for (const t of s.threads) count.set(t.tid, (count.get(t.tid) || 0) + 1);
+    const reused = [...count].find(([, n]) => n > 1);
+    if (!reused) { console.log('  (no tid is reused in this trace: skipped)'); return; }
+    const tid = reused[0];
+    await page.fill('#tl-filter', String(tid));
+    const v = await settled(page);
+    assertEq(v.lanes.length, reused[1], `lanes for tid ${tid}`);
+    const ths = s.threads.filter((t) => t.tid === tid);
+    for (const [i, lane] of v.lanes.entries()) {
+      // Each lane has drawn pixels only inside its own thread's lifetime.
+      const t = ths[i];
+      const px = await page.evaluate(({ lane, canvas, b, e, vis }) => {
+        const c = document.getElementById('tl-canvas');
+        const dpr = c.width / c.clientWidth;
+        const W = canvas.width - canvas.gutter;
+        const xOf = (ns) => canvas.gutter + ((ns - vis.start) / (vis.end - vis.start)) * W;
+        const count = (x0, x1) => {
+          x0 = Math.max(canvas.gutter, Math.floor(x0)); x1 = Math.min(canvas.width, Math.ceil(x1));
+          if (x1 - x0 < 1) return 0;
+          const d = readPixels(c, Math.round(x0 * dpr), Math.round((lane.y + 5) * dpr), Math.round((x1 - x0) * dpr), Math.round(16 * dpr));
+          let n = 0;
+          for (let k = 0; k < d.length; k += 4) if (Math.max(d[k], d[k + 1], d[k + 2]) > 60) n++;
+          return n;
+        };
+        return { inside: count(xOf(b) + 2, xOf(e) - 2), outside: count(canvas.gutter, xOf(b) - 3) + count(xOf(e) + 3, canvas.width) };
+      }, { lane, canvas: v.canvas, b: t.start_ns - s.trace.start_ns, e: t.end_ns - s.trace.start_ns, vis: v.visible });
+      assert(px.inside > 50 && px.outside === 0, `lane ${i} of tid ${tid} is drawn only in its own lifetime (${JSON.stringify(px)})`);
+    }
+    await page.fill('#tl-filter', '');
+    await settled(page);
+  });
+
   test('W zooms in, S zooms out, A and D pan, and the data follows', async () => {
     let v = await gotoTimeline(page, base, {});
     await page.click('#tl-fit');

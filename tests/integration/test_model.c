@@ -149,9 +149,9 @@ static void contended_mutex_is_sync(void)
 		/* Every contended lock is one blocking episode on sync. */
 		ASSERT_UEQ(s[i]->blocks_sync, episodes);
 		total_episodes += episodes;
-		if (episodes)
-			ASSERT_GT(s[i]->sync_ns, 0);
 	}
+	/* Some of that waiting was off the CPU: Sync (a lock handed over at once is Sys). */
+	ASSERT_GT(s[0]->sync_ns + s[1]->sync_ns, 0);
 	/* Holding 5 ms with a 0.1 ms gap, the other side waits: many locks contend. */
 	ASSERT_GE(total_episodes, 10);
 	done(&a);
