@@ -7,7 +7,11 @@ pkgs=(meson ninja-build pkg-config gcc libc6-dev libzstd-dev libunwind-dev libdw
       libelf-dev zlib1g-dev zstd libmicrohttpd-dev libcurl4-openssl-dev libcjson-dev)
 # The tests also use real consumers of ctrace's output: go tool pprof reads the profiles,
 # python3's json module the Chrome export.
-[ "${1:-}" = "--test" ] && pkgs+=(golang-go python3 curl)
+[ "${1:-}" = "--test" ] && pkgs+=(golang-go python3 curl chromium)
+# node and npm for the browser tests, from Debian when the machine has none of its own
+if [ "${1:-}" = "--test" ] && ! command -v node >/dev/null 2>&1; then
+	pkgs+=(nodejs npm)
+fi
 
 missing=()
 for p in "${pkgs[@]}"; do

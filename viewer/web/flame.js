@@ -181,7 +181,7 @@ export class FlameGraph {
       ['value', `${this.fmt(n.value)} (${fmtPct(n.value, total)} of all)`],
       ['self', n.self > 0 ? `${this.fmt(n.self)} (${fmtPct(n.self, total)})` : null],
       ['of zoomed', this.zoom !== this.root && n.depth >= this.zoom.depth ? fmtPct(n.value, this.zoom.value) : null],
-      ['', n === this.zoom && n.parent ? 'click to zoom out' : 'click to zoom in'],
+      ['', n.depth < this.zoom.depth || (n === this.zoom && n.parent) ? 'click to zoom out' : 'click to zoom in'],
     ];
     showTip(e.clientX, e.clientY, tipContent(n.parent ? n.name : 'all', rows));
   }

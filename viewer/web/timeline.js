@@ -226,24 +226,21 @@ export class Timeline {
     return (this.t1 - this.t0) / this.timeWidth();
   }
 
-  xOf(t) {
-    return GUTTER + ((t - this.t0) * this.timeWidth()) / (this.t1 - this.t0);
-  }
-
   tAt(x) {
     return this.t0 + ((x - GUTTER) * (this.t1 - this.t0)) / this.timeWidth();
   }
 
-  setView(t0, t1, { fetch = true } = {}) {
+  // Every change of the view goes through here: clamp, redraw, fetch when it settles.
+  setView(t0, t1) {
     const pad = this.dur * 0.05;
-    let span = Math.min(Math.max(t1 - t0, MIN_SPAN_NS), this.dur + 2 * pad);
+    const span = Math.min(Math.max(t1 - t0, MIN_SPAN_NS), this.dur + 2 * pad);
     let a = t0 + (t1 - t0 - span) / 2;
     if (a < -pad) a = -pad;
     if (a + span > this.dur + pad) a = this.dur + pad - span;
     this.t0 = a;
     this.t1 = a + span;
     this.requestDraw();
-    if (fetch) this.fetchSoon();
+    this.fetchSoon();
     this.hashSoon();
   }
 
@@ -832,7 +829,7 @@ export class Timeline {
       ctx.fillRect(x, AXIS - 7, 1, 6);
       ctx.fillStyle = THEME.tick;
       const label = base ? `+${fmtTick(t - base, step, bref)}` : fmtTick(t, step, ref);
-      ctx.fillText(label, x + 4, AXIS / 2);
+      if (x + 4 + ctx.measureText(label).width <= W - 2) ctx.fillText(label, x + 4, AXIS / 2);
     }
     if (this.mouse && this.mouse.x > GUTTER) {
       const t = this.tAt(this.mouse.x);

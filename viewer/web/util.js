@@ -45,10 +45,6 @@ export function kindOf(state, reason) {
   }
 }
 
-export function kindIndex(state, reason) {
-  return KINDS.indexOf(kindOf(state, reason));
-}
-
 export function stateLabel(state, reason) {
   if (state === 3) return `Wait · ${REASON_NAMES[reason] || 'Other'}`;
   return STATE_NAMES[state] || 'Unknown';
@@ -137,10 +133,6 @@ export function hashHue(s) {
     h = Math.imul(h, 16777619);
   }
   return (h >>> 0) % 360;
-}
-
-export function hashUnit(s) {
-  return (hashHue(s + '#') % 1000) / 1000;
 }
 
 export class ApiError extends Error {}

@@ -178,11 +178,13 @@ function drawHistogram(canvas, dist, color, { width, height, mini = false }) {
   if (!mini) {
     ctx.strokeStyle = 'rgba(255,255,255,0.07)';
     ctx.fillStyle = '#7d8896';
-    for (const f of [0.5, 1]) {
-      const y = Math.round(padT + ph - f * ph) + 0.5;
+    // Gridlines at whole counts, drawn where those counts are.
+    for (const v of new Set([Math.round(max / 2), max])) {
+      if (!v) continue;
+      const y = Math.round(padT + ph - (v / max) * ph) + 0.5;
       ctx.beginPath(); ctx.moveTo(padL, y); ctx.lineTo(width - padR, y); ctx.stroke();
       ctx.textAlign = 'right';
-      ctx.fillText(fmtCount(Math.round(f * max)), padL - 5, y);
+      ctx.fillText(fmtCount(v), padL - 5, y);
     }
     ctx.textAlign = 'center';
     for (let d = lo / BINS_PER_DECADE; d <= hi / BINS_PER_DECADE; d++) {
