@@ -1085,7 +1085,8 @@ struct ctr_checkpoint *ctr_model_checkpoint(const struct ctrace_model *m)
 		ctr_checkpoint_free(c);
 		return NULL;
 	}
-	memcpy(c->threads, m->threads, m->nthreads * sizeof(*c->threads));
+	if (m->nthreads)
+		memcpy(c->threads, m->threads, m->nthreads * sizeof(*c->threads));
 	for (size_t i = 0; i < m->nthreads; i++) {
 		/* Only where each thread is: no totals, no histograms. */
 		struct mthread *t = &c->threads[i];
@@ -1133,8 +1134,10 @@ struct ctrace_model *ctr_model_resume(const struct ctr_checkpoint *c,
 		ctrace_model_free(m);
 		return NULL;
 	}
-	memcpy(m->threads, c->threads, c->nthreads * sizeof(*m->threads));
-	memcpy(m->procs, c->procs, c->nprocs * sizeof(*m->procs));
+	if (c->nthreads)
+		memcpy(m->threads, c->threads, c->nthreads * sizeof(*m->threads));
+	if (c->nprocs)
+		memcpy(m->procs, c->procs, c->nprocs * sizeof(*m->procs));
 	m->nthreads = c->nthreads;
 	m->nprocs = c->nprocs;
 	for (size_t i = 0; i < m->nthreads; i++) {

@@ -1004,8 +1004,8 @@ static inline int likely_fast(const struct ctrace_gen *g, uint64_t ticks)
 
 static int64_t ticks_to_ns(const struct ctrace_gen *g, uint64_t ticks)
 {
-	if (g->clock_kind == 1 && g->tick_span == g->ns_span)
-		return (int64_t)ticks;
+	if (g->tick_span == g->ns_span && g->t0 == g->m0 && ticks <= INT64_MAX)
+		return (int64_t)ticks; /* ticks are the monotonic clock itself */
 	if (likely_fast(g, ticks)) {
 		/* floor(d * ns_span / tick_span) without a division: a fixed-point estimate,
 		 * then corrected to the exact floor with two multiplications at most. */

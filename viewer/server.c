@@ -230,6 +230,7 @@ struct tl {
 	int ncalls;
 	int64_t start, end;
 	double px;
+	const ctrace_model *model;
 	/* tasks, regions, logs: paired here */
 	cJSON *tasks, *regions, *logs;
 	struct open_item {
@@ -249,7 +250,24 @@ struct tl {
 	int nlast;
 };
 
-static cJSON *thread_obj(struct tl *t, uint32_t pid, uint32_t tid)
+/* The thread of /api/summary's list that had @tid in @pid at @ns (tids can be reused). */
+static int thread_at(const ctrace_model *m, uint32_t pid, uint32_t tid, int64_t ns)
+{
+	int64_t ws, we;
+	int any = -1;
+	ctrace_model_window(m, &ws, &we);
+	for (size_t i = 0; i < ctrace_model_thread_count(m); i++) {
+		const struct ctrace_thread_stats *s = ctrace_model_thread(m, i);
+		if (s->pid != pid || s->tid != tid)
+			continue;
+		any = (int)i;
+		if (ws + s->start_ns <= ns && ns <= ws + s->start_ns + s->duration_ns)
+			return (int)i;
+	}
+	return any;
+}
+
+static cJSON *thread_obj(struct tl *t, uint32_t pid, uint32_t tid, int64_t ns)
 {
 	char key[32];
 	snprintf(key, sizeof(key), "%u/%u", pid, tid);
@@ -257,6 +275,7 @@ static cJSON *thread_obj(struct tl *t, uint32_t pid, uint32_t tid)
 	if (o)
 		return o;
 	o = cJSON_CreateObject();
+	cJSON_AddNumberToObject(o, "thread", thread_at(t->model, pid, tid, ns));
 	cJSON_AddNumberToObject(o, "pid", pid);
 	cJSON_AddNumberToObject(o, "tid", tid);
 	cJSON_AddArrayToObject(o, "spans");
@@ -277,7 +296,7 @@ static cJSON *numbers(const int64_t *v, int n)
 static int on_span(void *ud, const struct ctrace_span *s)
 {
 	struct tl *t = ud;
-	cJSON *o = thread_obj(t, s->pid, s->tid);
+	cJSON *o = thread_obj(t, s->pid, s->tid, s->begin_ns);
 	if (!s->summary) {
 		/* the call's name is valid now only: keep our own copy in the answer */
 		int ci = -1;
@@ -440,6 +459,7 @@ static enum MHD_Result api_timeline(struct ctr_viewer *v, struct MHD_Connection 
 	t->start = start;
 	t->end = end;
 	t->px = (double)(end - start) / (double)width;
+	t->model = ctrace_index_model(v->ix);
 	struct ctrace_timeline_callbacks cb = { t, on_span, on_wake, on_event };
 	pthread_mutex_lock(&v->lock);
 	int err = ctrace_index_timeline(v->ix, start, end, (uint32_t)width, &cb);
