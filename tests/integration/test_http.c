@@ -419,6 +419,37 @@ static void non_loopback_needs_a_token(void)
 	ASSERT_EQ(WEXITSTATUS(finish(&t)), 0);
 }
 
+/* A port in use, or an address that is not one: a line on stderr, the program runs on. */
+static void bad_addresses_warn(void)
+{
+	struct target a, b;
+	start(&a, 0, NULL, NULL);
+	/* b asks for a's port */
+	char busy[64];
+	snprintf(busy, sizeof(busy), "CTRACE_HTTP=127.0.0.1:%d", a.port);
+	char *env[] = { busy, NULL };
+	start(&b, 0, NULL, env);
+	work(&b, 1);
+	ASSERT_EQ(WEXITSTATUS(finish(&b)), 0);
+	char line[512] = "";
+	FILE *e = fopen(b.err_path, "r");
+	ASSERT_TRUE(e && fgets(line, sizeof(line), e));
+	fclose(e);
+	if (!strstr(line, "cannot listen"))
+		CT_FAIL("no warning for a port in use: %s", line);
+	ASSERT_EQ(WEXITSTATUS(finish(&a)), 0);
+
+	char *bad[] = { "CTRACE_HTTP=not-an-address", NULL };
+	start(&b, 0, NULL, bad);
+	work(&b, 1);
+	ASSERT_EQ(WEXITSTATUS(finish(&b)), 0);
+	e = fopen(b.err_path, "r");
+	ASSERT_TRUE(e && fgets(line, sizeof(line), e));
+	fclose(e);
+	if (!strstr(line, "CTRACE_HTTP=not-an-address"))
+		CT_FAIL("no warning for a bad address: %s", line);
+}
+
 /* The flight recorder keeps the most recent generations within its size. */
 static void flight_recorder(void)
 {
@@ -516,6 +547,7 @@ int main(int argc, char **argv)
 	RUN(one_capture_at_a_time);
 	RUN(bad_requests_get_4xx);
 	RUN(non_loopback_needs_a_token);
+	RUN(bad_addresses_warn);
 	RUN(flight_recorder);
 	RUN(file_and_http_together);
 	tt_rmrf(tmp);
