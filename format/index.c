@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "events.h"
+#include "util.h"
 #include "model.h"
 
 #define GRID 4096                     /* summary buckets over the trace's window */
@@ -56,21 +57,6 @@ struct ctrace_index {
 	size_t nprocs, procs_cap;
 };
 
-static int grow(void **arr, size_t *cap, size_t need, size_t elem)
-{
-	if (need <= *cap)
-		return 0;
-	size_t n = *cap ? *cap * 2 : 16;
-	while (n < need)
-		n *= 2;
-	void *p = realloc(*arr, n * elem);
-	if (!p)
-		return -1;
-	*arr = p;
-	*cap = n;
-	return 0;
-}
-
 static int wait_column(uint32_t reason)
 {
 	switch (reason) {
@@ -97,7 +83,7 @@ static void note_process(struct ctrace_index *ix, const ctrace_gen *g)
 		}
 		return;
 	}
-	if (grow((void **)&ix->procs, &ix->procs_cap, ix->nprocs + 1, sizeof(*ix->procs)) < 0)
+	if (ctr_grow((void **)&ix->procs, &ix->procs_cap, ix->nprocs + 1, sizeof(*ix->procs)) < 0)
 		return;
 	char *e = strdup(p->exe ? p->exe : "");
 	if (!e)
@@ -127,7 +113,7 @@ static struct grid_thread *grid_of(struct ctrace_index *ix, uint32_t pid, uint32
 	uint64_t key = (uint64_t)pid << 32 | tid, idx;
 	if (ctr_u64map_get(&ix->grid_of, key, &idx))
 		return &ix->grid[idx - 1];
-	if (grow((void **)&ix->grid, &ix->grid_cap, ix->ngrid + 1, sizeof(*ix->grid)) < 0)
+	if (ctr_grow((void **)&ix->grid, &ix->grid_cap, ix->ngrid + 1, sizeof(*ix->grid)) < 0)
 		return NULL;
 	struct grid_thread *g = &ix->grid[ix->ngrid];
 	g->pid = pid;
@@ -219,7 +205,7 @@ CTRACE_API int ctrace_index_open(const char *path, const struct ctrace_model_cal
 	ix->start_ns = ctrace_reader_start_ns(ix->r);
 	ix->end_ns = ix->start_ns;
 	while ((n = ctrace_reader_next_info(ix->r, &gi)) == 1) {
-		if (grow((void **)&ix->gens, &cap, ix->ngens + 1, sizeof(*ix->gens)) < 0) {
+		if (ctr_grow((void **)&ix->gens, &cap, ix->ngens + 1, sizeof(*ix->gens)) < 0) {
 			n = CTRACE_ENOMEM;
 			break;
 		}
@@ -333,7 +319,7 @@ static struct merge *merge_of(struct run *r, uint32_t pid, uint32_t tid)
 	uint64_t key = (uint64_t)pid << 32 | tid, idx;
 	if (ctr_u64map_get(&r->merge_of, key, &idx))
 		return &r->merges[idx - 1];
-	if (grow((void **)&r->merges, &r->merges_cap, r->nmerges + 1, sizeof(*r->merges)) < 0 ||
+	if (ctr_grow((void **)&r->merges, &r->merges_cap, r->nmerges + 1, sizeof(*r->merges)) < 0 ||
 	    ctr_u64map_put(&r->merge_of, key, r->nmerges + 1) < 0)
 		return NULL;
 	struct merge *mg = &r->merges[r->nmerges++];

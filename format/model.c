@@ -22,115 +22,11 @@
 #include <string.h>
 
 #include "events.h"
+#include "util.h"
 #include "model.h"
 
 /* A call episode this short that never left the CPU is not a "block" without switch data. */
-#define BLOCK_MIN_NS 20000
-#define TCACHE 64
-
-struct mthread {
-	struct ctrace_thread_stats st;
-	uint32_t pid, tid;
-	size_t proc;            /* index in the model's procs (they move when they grow) */
-	int started, ended, existing;
-	int64_t switch_out_ns;
-	int64_t start_ns, end_ns;
-	int64_t cur_ns;         /* where the open interval begins */
-	int pending;            /* existing thread, nothing seen yet: state unknown */
-	int on_cpu, preempted;
-	int saw_switch;
-	/* the episode in progress */
-	int in_call;            /* 0 none, 1 block (sync), 2 call */
-	const char *call;
-	uint64_t call_id;       /* in the generation of the begin, for the name cache */
-	uint32_t reason;
-	uint64_t object;
-	int64_t fd;
-	uint32_t fd_kind;
-	uint64_t stack;
-	int64_t ep_begin;
-	int ep_off;             /* left the CPU voluntarily during the episode */
-	uint32_t waker_tid;
-	int64_t wake_ns;
-	/* accumulated time */
-	int64_t acc[5];         /* by state */
-	int64_t wait_by[6];     /* by reason */
-	int64_t idle_preempt;
-	uint64_t ss_first[3], ss_last[3];
-	int have_ss_first, have_ss_last;
-	struct ctr_hist lat[CTR_LAT_KINDS];
-	const char *name;
-};
-
-struct wake {
-	uint32_t tid;
-	int64_t ns;
-};
-
-/* A wake of the generation being handled, sorted by object then time. */
-struct gwake {
-	uint64_t object;
-	int64_t ns;
-	uint32_t tid;
-};
-
-struct call_kind {
-	const char *name;
-	uint32_t reason;
-	struct ctr_hist lat;
-};
-
-struct ctrace_model {
-	struct mthread *threads;
-	size_t nthreads, threads_cap;
-	struct ctr_u64map by_id;        /* pid << 32 | tid -> thread index + 1 */
-	struct ctr_proc *procs;
-	size_t nprocs, procs_cap;
-	struct wake *wakes;
-	size_t nwakes, wakes_cap;
-	struct call_kind *kinds;
-	size_t nkinds, kinds_cap;
-	struct ctr_u64map kind_by_name; /* interned name pointer -> kind index + 1 */
-	struct gwake *gw;               /* this generation's wakes */
-	size_t ngw, gw_cap;
-	/* interned strings */
-	char **pool;
-	size_t npool, pool_cap;
-	struct ctr_u64map strings;      /* hash -> pool index + 1 (chained by probing) */
-	/* stacks and profile samples */
-	struct ctr_model_frames fr;
-	struct ctr_sample *samples;
-	size_t nsamples, samples_cap;
-	struct ctr_u64map sample_index; /* key hash -> sample index + 1 */
-	/* warnings */
-	char **warnings;
-	size_t nwarnings;
-	int64_t start_ns, end_ns;
-	int64_t realtime_offset;
-	uint64_t events, lost;
-	int failed;                     /* out of memory somewhere: numbers are partial */
-	/* per generation: interned call names and "call on kind" names by call id */
-	const ctrace_gen *cache_gen;
-	uint64_t tcache[TCACHE][2]; /* pid << 32 | tid, thread index */
-	const char *call_name[256];
-	const char *kind_name[256][8];
-	const struct ctrace_model_callbacks *cb;
-};
-
-static int grow(void **arr, size_t *cap, size_t need, size_t elem)
-{
-	if (need <= *cap)
-		return 0;
-	size_t n = *cap ? *cap * 2 : 16;
-	while (n < need)
-		n *= 2;
-	void *p = realloc(*arr, n * elem);
-	if (!p)
-		return -1;
-	*arr = p;
-	*cap = n;
-	return 0;
-}
+#include "model_impl.h"
 
 static void warn(struct ctrace_model *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -171,7 +67,7 @@ const char *ctr_model_intern(struct ctrace_model *m, const char *s, size_t len)
 	/* Equal hashes of different strings probe on to the next key. */
 	for (uint64_t k = h;; k = ctr_mix64(k) | 1) {
 		if (!ctr_u64map_get(&m->strings, k, &idx)) {
-			if (grow((void **)&m->pool, &m->pool_cap, m->npool + 1, sizeof(char *)) < 0)
+			if (ctr_grow((void **)&m->pool, &m->pool_cap, m->npool + 1, sizeof(char *)) < 0)
 				goto oom;
 			char *c = malloc(len + 1);
 			if (!c)
@@ -197,7 +93,7 @@ static struct ctr_proc *proc_of(struct ctrace_model *m, uint32_t pid)
 	for (size_t i = m->nprocs; i-- > 0;)
 		if (m->procs[i].pid == pid)
 			return &m->procs[i];
-	if (grow((void **)&m->procs, &m->procs_cap, m->nprocs + 1, sizeof(*m->procs)) < 0) {
+	if (ctr_grow((void **)&m->procs, &m->procs_cap, m->nprocs + 1, sizeof(*m->procs)) < 0) {
 		m->failed = 1;
 		return NULL;
 	}
@@ -211,7 +107,7 @@ static struct ctr_proc *proc_of(struct ctrace_model *m, uint32_t pid)
 static struct mthread *thread_new(struct ctrace_model *m, struct ctr_proc *p, uint32_t tid,
 				  int64_t t)
 {
-	if (grow((void **)&m->threads, &m->threads_cap, m->nthreads + 1, sizeof(*m->threads)) < 0) {
+	if (ctr_grow((void **)&m->threads, &m->threads_cap, m->nthreads + 1, sizeof(*m->threads)) < 0) {
 		m->failed = 1;
 		return NULL;
 	}
@@ -276,10 +172,6 @@ static uint32_t state_now(const struct ctrace_model *m, const struct mthread *th
 	return CTRACE_STATE_USER;
 }
 
-static int lat_index(uint32_t reason)
-{
-	return reason >= 1 && reason <= 4 ? (int)reason : -1;
-}
 
 /* Close the open interval at @t: account it and hand it out. */
 static int close_at(struct ctrace_model *m, struct mthread *th, int64_t t, int episode_end)
@@ -325,7 +217,7 @@ static void add_sample(struct ctrace_model *m, uint32_t kind, uint32_t pid, uint
 	uint64_t idx;
 	for (uint64_t k = key | 1;; k = ctr_mix64(k) | 1) {
 		if (!ctr_u64map_get(&m->sample_index, k, &idx)) {
-			if (grow((void **)&m->samples, &m->samples_cap, m->nsamples + 1,
+			if (ctr_grow((void **)&m->samples, &m->samples_cap, m->nsamples + 1,
 				 sizeof(*m->samples)) < 0 ||
 			    ctr_u64map_put(&m->sample_index, k, m->nsamples + 1) < 0) {
 				m->failed = 1;
@@ -358,8 +250,8 @@ static void note_stack(struct ctrace_model *m, struct ctr_proc *p, const ctrace_
 	if (depth < 0)
 		depth = 0;
 	struct ctr_model_frames *f = &m->fr;
-	if (grow((void **)&f->frames, &f->cap, f->nframes + (size_t)depth, sizeof(*f->frames)) < 0 ||
-	    grow((void **)&f->stacks, &f->stacks_cap, f->nstacks + 1, sizeof(*f->stacks)) < 0) {
+	if (ctr_grow((void **)&f->frames, &f->cap, f->nframes + (size_t)depth, sizeof(*f->frames)) < 0 ||
+	    ctr_grow((void **)&f->stacks, &f->stacks_cap, f->nstacks + 1, sizeof(*f->stacks)) < 0) {
 		m->failed = 1;
 		return;
 	}
@@ -461,7 +353,7 @@ static void kind_add(struct ctrace_model *m, const char *name, uint32_t reason, 
 {
 	uint64_t idx;
 	if (!ctr_u64map_get(&m->kind_by_name, (uintptr_t)name, &idx)) {
-		if (grow((void **)&m->kinds, &m->kinds_cap, m->nkinds + 1, sizeof(*m->kinds)) < 0 ||
+		if (ctr_grow((void **)&m->kinds, &m->kinds_cap, m->nkinds + 1, sizeof(*m->kinds)) < 0 ||
 		    ctr_u64map_put(&m->kind_by_name, (uintptr_t)name, m->nkinds + 1) < 0) {
 			m->failed = 1;
 			return;
@@ -680,7 +572,7 @@ static int gather_wakes(struct ctrace_model *m, ctrace_gen *g)
 	int n;
 	m->ngw = 0;
 	while ((n = ctr_gen_next_of_type(g, CTRACE_EV_WAKE, &ev)) == 1) {
-		if (grow((void **)&m->gw, &m->gw_cap, m->ngw + 1, sizeof(*m->gw)) < 0) {
+		if (ctr_grow((void **)&m->gw, &m->gw_cap, m->ngw + 1, sizeof(*m->gw)) < 0) {
 			m->failed = 1;
 			break;
 		}
@@ -704,7 +596,7 @@ static void carry_wakes(struct ctrace_model *m, struct ctr_proc *p)
 			m->wakes[wi] = w;
 			continue;
 		}
-		if (grow((void **)&m->wakes, &m->wakes_cap, m->nwakes + 1, sizeof(*m->wakes)) < 0 ||
+		if (ctr_grow((void **)&m->wakes, &m->wakes_cap, m->nwakes + 1, sizeof(*m->wakes)) < 0 ||
 		    ctr_u64map_put(&p->wakes, m->gw[i].object, m->nwakes) < 0) {
 			m->failed = 1;
 			return;
@@ -1062,277 +954,3 @@ CTRACE_API int ctrace_model_build(ctrace_reader *r, const struct ctrace_model_ca
 	return 0;
 }
 
-/* ---- checkpoints: a model's timeline state, to continue from in a later model ---- */
-
-struct ctr_checkpoint {
-	int64_t start_ns;
-	size_t nthreads, nprocs;
-	struct mthread *threads;
-	struct ctr_proc *procs;
-};
-
-struct ctr_checkpoint *ctr_model_checkpoint(const struct ctrace_model *m)
-{
-	struct ctr_checkpoint *c = calloc(1, sizeof(*c));
-	if (!c)
-		return NULL;
-	c->start_ns = m->start_ns;
-	c->nthreads = m->nthreads;
-	c->nprocs = m->nprocs;
-	c->threads = malloc((m->nthreads ? m->nthreads : 1) * sizeof(*c->threads));
-	c->procs = malloc((m->nprocs ? m->nprocs : 1) * sizeof(*c->procs));
-	if (!c->threads || !c->procs) {
-		ctr_checkpoint_free(c);
-		return NULL;
-	}
-	if (m->nthreads)
-		memcpy(c->threads, m->threads, m->nthreads * sizeof(*c->threads));
-	for (size_t i = 0; i < m->nthreads; i++) {
-		/* Only where each thread is: no totals, no histograms. */
-		struct mthread *t = &c->threads[i];
-		memset(t->lat, 0, sizeof(t->lat));
-		memset(t->acc, 0, sizeof(t->acc));
-		memset(t->wait_by, 0, sizeof(t->wait_by));
-		memset(&t->st, 0, sizeof(t->st));
-		t->idle_preempt = 0;
-	}
-	for (size_t i = 0; i < m->nprocs; i++) {
-		c->procs[i] = m->procs[i];
-		memset(&c->procs[i].stacks, 0, sizeof(c->procs[i].stacks));
-		memset(&c->procs[i].wakes, 0, sizeof(c->procs[i].wakes));
-	}
-	return c;
-}
-
-size_t ctr_checkpoint_size(const struct ctr_checkpoint *c)
-{
-	return sizeof(*c) + c->nthreads * sizeof(*c->threads) + c->nprocs * sizeof(*c->procs);
-}
-
-void ctr_checkpoint_free(struct ctr_checkpoint *c)
-{
-	if (!c)
-		return;
-	free(c->threads);
-	free(c->procs);
-	free(c);
-}
-
-/*
- * A model that continues from @c: its threads are where the checkpoint saw them (their
- * names and calls point into the model the checkpoint came from, which must outlive
- * this one); its statistics count from here.
- */
-struct ctrace_model *ctr_model_resume(const struct ctr_checkpoint *c,
-				      const struct ctrace_model_callbacks *cb)
-{
-	struct ctrace_model *m = ctr_model_new(cb, c->start_ns);
-	if (!m)
-		return NULL;
-	if (grow((void **)&m->threads, &m->threads_cap, c->nthreads + 1, sizeof(*m->threads)) < 0 ||
-	    grow((void **)&m->procs, &m->procs_cap, c->nprocs + 1, sizeof(*m->procs)) < 0) {
-		ctrace_model_free(m);
-		return NULL;
-	}
-	if (c->nthreads)
-		memcpy(m->threads, c->threads, c->nthreads * sizeof(*m->threads));
-	if (c->nprocs)
-		memcpy(m->procs, c->procs, c->nprocs * sizeof(*m->procs));
-	m->nthreads = c->nthreads;
-	m->nprocs = c->nprocs;
-	for (size_t i = 0; i < m->nthreads; i++) {
-		struct mthread *t = &m->threads[i];
-		if (!t->ended &&
-		    ctr_u64map_put(&m->by_id, (uint64_t)t->pid << 32 | t->tid, i + 1) < 0) {
-			ctrace_model_free(m);
-			return NULL;
-		}
-	}
-	return m;
-}
-
-CTRACE_API void ctrace_model_free(ctrace_model *m)
-{
-	if (!m)
-		return;
-	for (size_t i = 0; i < m->nthreads; i++)
-		for (int k = 0; k < CTR_LAT_KINDS; k++)
-			ctr_hist_free(&m->threads[i].lat[k]);
-	for (size_t i = 0; i < m->nprocs; i++) {
-		ctr_u64map_free(&m->procs[i].stacks);
-		ctr_u64map_free(&m->procs[i].wakes);
-	}
-	for (size_t i = 0; i < m->nkinds; i++)
-		ctr_hist_free(&m->kinds[i].lat);
-	for (size_t i = 0; i < m->npool; i++)
-		free(m->pool[i]);
-	for (size_t i = 0; i < m->nwarnings; i++)
-		free(m->warnings[i]);
-	free(m->threads);
-	free(m->procs);
-	free(m->wakes);
-	free(m->gw);
-	free(m->kinds);
-	free(m->pool);
-	free(m->fr.frames);
-	free(m->fr.stacks);
-	free(m->samples);
-	free(m->warnings);
-	ctr_u64map_free(&m->by_id);
-	ctr_u64map_free(&m->kind_by_name);
-	ctr_u64map_free(&m->strings);
-	ctr_u64map_free(&m->sample_index);
-	free(m);
-}
-
-CTRACE_API size_t ctrace_model_thread_count(const ctrace_model *m)
-{
-	return m->nthreads;
-}
-
-CTRACE_API const struct ctrace_thread_stats *ctrace_model_thread(const ctrace_model *m, size_t i)
-{
-	return i < m->nthreads ? &m->threads[i].st : NULL;
-}
-
-static void fill_latency(const struct ctr_hist *h, struct ctrace_latency *out)
-{
-	out->count = h->count;
-	out->total_ns = (int64_t)h->total;
-	out->min_ns = h->count ? (int64_t)h->min : 0;
-	out->max_ns = (int64_t)h->max;
-	out->p50_ns = (int64_t)ctr_hist_quantile(h, 0.50);
-	out->p90_ns = (int64_t)ctr_hist_quantile(h, 0.90);
-	out->p99_ns = (int64_t)ctr_hist_quantile(h, 0.99);
-}
-
-CTRACE_API int ctrace_model_latency(const ctrace_model *m, size_t i, uint32_t reason,
-				    struct ctrace_latency *out)
-{
-	int k = reason == CTRACE_REASON_NONE ? 0 : lat_index(reason);
-	if (k < 0 || (i != SIZE_MAX && i >= m->nthreads))
-		return CTRACE_EINVAL;
-	if (i != SIZE_MAX) {
-		fill_latency(&m->threads[i].lat[k], out);
-		return 0;
-	}
-	struct ctr_hist all = { 0 };
-	for (size_t t = 0; t < m->nthreads; t++)
-		if (ctr_hist_merge(&all, &m->threads[t].lat[k]) < 0) {
-			ctr_hist_free(&all);
-			return CTRACE_ENOMEM;
-		}
-	fill_latency(&all, out);
-	ctr_hist_free(&all);
-	return 0;
-}
-
-CTRACE_API size_t ctrace_model_call_kind_count(const ctrace_model *m)
-{
-	return m->nkinds;
-}
-
-CTRACE_API const char *ctrace_model_call_kind(const ctrace_model *m, size_t i, uint32_t *reason,
-					      struct ctrace_latency *out)
-{
-	if (i >= m->nkinds)
-		return NULL;
-	if (reason)
-		*reason = m->kinds[i].reason;
-	if (out)
-		fill_latency(&m->kinds[i].lat, out);
-	return m->kinds[i].name;
-}
-
-CTRACE_API size_t ctrace_model_warning_count(const ctrace_model *m)
-{
-	return m->nwarnings;
-}
-
-CTRACE_API const char *ctrace_model_warning(const ctrace_model *m, size_t i)
-{
-	return i < m->nwarnings ? m->warnings[i] : NULL;
-}
-
-CTRACE_API void ctrace_model_window(const ctrace_model *m, int64_t *start_ns, int64_t *end_ns)
-{
-	*start_ns = m->start_ns;
-	*end_ns = m->end_ns;
-}
-
-CTRACE_API void ctrace_model_counts(const ctrace_model *m, uint64_t *events, uint64_t *lost)
-{
-	*events = m->events;
-	*lost = m->lost;
-}
-
-CTRACE_API const char *ctrace_state_name(uint32_t state)
-{
-	static const char *const names[] = { "user", "sys", "idle", "wait", "unknown" };
-	return state < 5 ? names[state] : "?";
-}
-
-CTRACE_API int64_t ctrace_model_start_realtime(const ctrace_model *m)
-{
-	return m->realtime_offset ? m->start_ns + m->realtime_offset : 0;
-}
-
-CTRACE_API size_t ctrace_model_latency_buckets(const ctrace_model *m, size_t i, uint32_t reason,
-					       uint64_t (*out)[2], size_t max)
-{
-	int k = reason == CTRACE_REASON_NONE ? 0 : lat_index(reason);
-	if (k < 0)
-		return 0;
-	if (i != SIZE_MAX)
-		return i < m->nthreads ? ctr_hist_buckets(&m->threads[i].lat[k], out, max) : 0;
-	struct ctr_hist all = { 0 };
-	for (size_t t = 0; t < m->nthreads; t++)
-		ctr_hist_merge(&all, &m->threads[t].lat[k]);
-	size_t n = ctr_hist_buckets(&all, out, max);
-	ctr_hist_free(&all);
-	return n;
-}
-
-CTRACE_API size_t ctrace_model_call_kind_buckets(const ctrace_model *m, size_t k,
-						 uint64_t (*out)[2], size_t max)
-{
-	return k < m->nkinds ? ctr_hist_buckets(&m->kinds[k].lat, out, max) : 0;
-}
-
-CTRACE_API int ctrace_model_samples(const ctrace_model *m, enum ctrace_profile_kind kind,
-				    ctrace_sample_fn fn, void *ud)
-{
-	struct ctrace_frame *frames = NULL;
-	size_t cap = 0;
-	for (size_t i = 0; i < m->nsamples; i++) {
-		const struct ctr_sample *s = &m->samples[i];
-		if (s->kind != (uint32_t)kind)
-			continue;
-		const struct ctr_frame *f;
-		uint32_t depth = s->stack ? ctr_model_stack(m, s->pid, s->stack, &f) : 0;
-		if (depth > cap) {
-			struct ctrace_frame *nf = realloc(frames, depth * sizeof(*nf));
-			if (!nf) {
-				free(frames);
-				return CTRACE_ENOMEM;
-			}
-			frames = nf;
-			cap = depth;
-		}
-		for (uint32_t d = 0; d < depth; d++) {
-			memset(&frames[d], 0, sizeof(frames[d]));
-			frames[d].pc = f[d].pc;
-			frames[d].function = f[d].function;
-			frames[d].file = f[d].file;
-			frames[d].line = f[d].line;
-			frames[d].mapping = f[d].mapping;
-		}
-		int rc = fn(ud, frames, depth, s->thread ? s->thread : "", s->count, s->value);
-		if (rc) {
-			free(frames);
-			return rc;
-		}
-	}
-	free(frames);
-	return 0;
-}

@@ -14,115 +14,12 @@
 #include <zstd.h>
 
 #include "events.h"
+#include "util.h"
 #include "varint.h"
 
-#define MAX_CALL_ID 65535u
+#include "reader_impl.h"
 
-struct batch {
-	uint32_t tid;
-	uint64_t base;
-	uint64_t nevents;
-	const uint8_t *p, *end;
-	const uint8_t *start;
-	size_t start_off; /* in the content, for messages */
-	/* iteration state */
-	uint64_t left;
-	uint64_t ticks;
-	struct ctr_raw_event ev; /* the event at the heap position */
-	size_t off;
-};
-
-struct str_ref {
-	size_t off; /* into the arena */
-};
-
-struct mapping {
-	uint64_t start, end, file_offset, path;
-	const uint8_t *build_id;
-	size_t build_id_len;
-};
-
-struct stack_ref {
-	uint64_t id;
-	size_t off; /* into the frame id pool */
-	uint32_t depth;
-};
-
-struct info_kv {
-	size_t key, value; /* arena offsets */
-};
-
-struct heap_item {
-	uint64_t ticks;
-	uint32_t batch;
-};
-
-struct ctrace_gen {
-	struct ctrace_reader *r;
-	struct ctrace_gen_info info;
-	struct ctrace_process proc;
-	struct ctr_schema schema;
-	int have_schema, have_clock, have_process;
-	/* clock */
-	unsigned clock_kind;
-	uint64_t t0, m0, r0, tick_span, ns_span;
-	uint64_t mult; /* ns_span / tick_span in 32.32 fixed point, 0 when it does not fit */
-	size_t cur_batch; /* batched iteration */
-	/* string arena: NUL-terminated copies */
-	char *arena;
-	size_t arena_len, arena_cap;
-	size_t exe_off, argv_off, argv_len;
-	struct str_ref *strings; /* index 0 unused */
-	size_t nstrings, strings_cap;
-	struct mapping *mappings;
-	size_t nmappings, mappings_cap;
-	struct ctrace_frame *frames; /* resolved after parsing */
-	uint64_t *frame_refs;        /* per frame: mapping, function, file string ids */
-	size_t nframes, frames_cap;
-	uint32_t *frame_pool;
-	size_t pool_len, pool_cap;
-	struct stack_ref *stacks;
-	size_t nstacks, stacks_cap;
-	struct ctrace_call *calls; /* by id */
-	size_t *call_names;        /* arena offsets by id, SIZE_MAX when absent */
-	size_t ncalls;             /* max id + 1 */
-	struct info_kv *infos;
-	size_t ninfos, infos_cap;
-	struct batch *batches;
-	size_t nbatches, batches_cap;
-	/* merge heap of batches, keyed by their next event's ticks */
-	struct heap_item *heap;
-	size_t heap_len, heap_cap;
-	int primed;
-	int pending_err; /* damage found after the event last handed out */
-	struct ctrace_event out;
-};
-
-struct ctrace_reader {
-	char *name;
-	int fd;
-	const uint8_t *mem;
-	uint64_t size;
-	uint64_t pos;      /* next generation header */
-	unsigned minor;
-	int64_t start_ns;
-	struct ctrace_gen_info info;
-	int have_info;
-	uint8_t *cbuf; /* compressed frame (file input) */
-	size_t cbuf_cap;
-	uint8_t *content;
-	size_t content_cap;
-	ZSTD_DCtx *dctx;
-	struct ctrace_gen gen;
-	int gen_loaded;
-	char msg[512];
-	uint64_t err_off;
-};
-
-static int fail(struct ctrace_reader *r, int err, uint64_t off, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(struct ctrace_reader *r, int err, uint64_t off, const char *fmt, ...)
+int ctr_reader_fail(struct ctrace_reader *r, int err, uint64_t off, const char *fmt, ...)
 {
 	char what[400];
 	va_list ap;
@@ -134,21 +31,6 @@ static int fail(struct ctrace_reader *r, int err, uint64_t off, const char *fmt,
 		 (unsigned long long)off);
 	r->err_off = off;
 	return err;
-}
-
-static int grow_array(void **arr, size_t *cap, size_t need, size_t elem)
-{
-	if (need <= *cap)
-		return 0;
-	size_t ncap = *cap ? *cap : 16;
-	while (ncap < need)
-		ncap *= 2;
-	void *n = realloc(*arr, ncap * elem);
-	if (!n)
-		return CTRACE_ENOMEM;
-	*arr = n;
-	*cap = ncap;
-	return 0;
 }
 
 /* Bytes [off, off+len) of the input, or NULL when they are not all there. */
@@ -198,7 +80,7 @@ static int read_file_header(struct ctrace_reader *r)
 	const uint8_t *h = input_at(r, 0, CTR_FILE_HEADER_SIZE, tmp, &err);
 
 	if (err)
-		return fail(r, err, 0, "cannot read");
+		return ctr_reader_fail(r, err, 0, "cannot read");
 	if (!h) {
 		/* Shorter than a header: what there is decides between "not a trace" and "cut". */
 		size_t have = r->size < 4 ? (size_t)r->size : 4;
@@ -206,25 +88,25 @@ static int read_file_header(struct ctrace_reader *r)
 		uint8_t magic[4];
 		ctr_put_u32le(magic, CTR_FILE_MAGIC);
 		if (err)
-			return fail(r, err, 0, "cannot read");
+			return ctr_reader_fail(r, err, 0, "cannot read");
 		if (m && have && memcmp(m, magic, have) != 0)
-			return fail(r, CTRACE_ENOTTRACE, 0, "not a ctrace trace (bad magic)");
-		return fail(r, r->size == 0 ? CTRACE_ENOTTRACE : CTRACE_ETRUNCATED, 0,
+			return ctr_reader_fail(r, CTRACE_ENOTTRACE, 0, "not a ctrace trace (bad magic)");
+		return ctr_reader_fail(r, r->size == 0 ? CTRACE_ENOTTRACE : CTRACE_ETRUNCATED, 0,
 			    r->size == 0 ? "empty file, not a ctrace trace"
 					 : "truncated inside the file header");
 	}
 	if (ctr_get_u32le(h) != CTR_FILE_MAGIC || ctr_get_u32le(h + 4) < 16 ||
 	    memcmp(h + 8, ctr_file_signature, 8) != 0)
-		return fail(r, CTRACE_ENOTTRACE, 0, "not a ctrace trace (bad magic)");
+		return ctr_reader_fail(r, CTRACE_ENOTTRACE, 0, "not a ctrace trace (bad magic)");
 	unsigned major = h[16] | (unsigned)h[17] << 8;
 	r->minor = h[18] | (unsigned)h[19] << 8;
 	if (major != CTRACE_FORMAT_MAJOR)
-		return fail(r, CTRACE_EVERSION, 16,
+		return ctr_reader_fail(r, CTRACE_EVERSION, 16,
 			    "unsupported trace format version %u.%u (this reader reads %u.x)",
 			    major, r->minor, CTRACE_FORMAT_MAJOR);
 	uint64_t hlen = ctr_get_u32le(h + 4);
 	if (8 + hlen > r->size)
-		return fail(r, CTRACE_ETRUNCATED, 0, "truncated inside the file header");
+		return ctr_reader_fail(r, CTRACE_ETRUNCATED, 0, "truncated inside the file header");
 	r->pos = 8 + hlen;
 
 	/* The trace starts where its first generation does. */
@@ -247,14 +129,14 @@ CTRACE_API int ctrace_reader_open(const char *path, ctrace_reader **out)
 
 	*out = r;
 	if (err)
-		return r && r->name ? fail(r, err, 0, "out of memory") : err;
+		return r && r->name ? ctr_reader_fail(r, err, 0, "out of memory") : err;
 	r->fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (r->fd < 0)
-		return fail(r, CTRACE_EIO, 0, "cannot open: %s", strerror(errno));
+		return ctr_reader_fail(r, CTRACE_EIO, 0, "cannot open: %s", strerror(errno));
 	if (fstat(r->fd, &st) < 0)
-		return fail(r, CTRACE_EIO, 0, "cannot stat: %s", strerror(errno));
+		return ctr_reader_fail(r, CTRACE_EIO, 0, "cannot stat: %s", strerror(errno));
 	if (!S_ISREG(st.st_mode))
-		return fail(r, CTRACE_EIO, 0, "not a regular file");
+		return ctr_reader_fail(r, CTRACE_EIO, 0, "not a regular file");
 	r->size = (uint64_t)st.st_size;
 	return read_file_header(r);
 }
@@ -266,7 +148,7 @@ CTRACE_API int ctrace_reader_open_memory(const void *data, size_t size, ctrace_r
 
 	*out = r;
 	if (err)
-		return r && r->name ? fail(r, err, 0, "out of memory") : err;
+		return r && r->name ? ctr_reader_fail(r, err, 0, "out of memory") : err;
 	r->mem = data ? data : (const uint8_t *)"";
 	r->size = data ? size : 0;
 	return read_file_header(r);
@@ -325,7 +207,7 @@ CTRACE_API int64_t ctrace_reader_start_ns(const ctrace_reader *r)
 CTRACE_API int ctrace_reader_seek(ctrace_reader *r, uint64_t offset)
 {
 	if (offset < CTR_FILE_HEADER_SIZE || offset > r->size)
-		return fail(r, CTRACE_EINVAL, offset, "seek outside the trace");
+		return ctr_reader_fail(r, CTRACE_EINVAL, offset, "seek outside the trace");
 	r->pos = offset;
 	r->have_info = 0;
 	r->gen_loaded = 0;
@@ -347,32 +229,32 @@ CTRACE_API int ctrace_reader_next_info(ctrace_reader *r, const struct ctrace_gen
 			return 0;
 		const uint8_t *h = input_at(r, off, 8, tmp, &err);
 		if (err)
-			return fail(r, err, off, "cannot read");
+			return ctr_reader_fail(r, err, off, "cannot read");
 		if (!h)
-			return fail(r, CTRACE_ETRUNCATED, off,
+			return ctr_reader_fail(r, CTRACE_ETRUNCATED, off,
 				    "truncated: file ends inside a generation header");
 		uint32_t magic = ctr_get_u32le(h);
 		uint64_t len = ctr_get_u32le(h + 4);
 		if (magic != CTR_GEN_MAGIC) {
 			if (magic < CTR_SKIP_MAGIC_MIN || magic > CTR_SKIP_MAGIC_MAX)
-				return fail(r, CTRACE_ECORRUPT, off,
+				return ctr_reader_fail(r, CTRACE_ECORRUPT, off,
 					    "corrupt: expected a generation header (magic 0x%08x)",
 					    magic);
 			if (len > r->size - off - 8)
-				return fail(r, CTRACE_ETRUNCATED, off,
+				return ctr_reader_fail(r, CTRACE_ETRUNCATED, off,
 					    "truncated: file ends inside a skippable frame");
 			r->pos = off + 8 + len; /* metadata of a later version */
 			continue;
 		}
 		if (len < CTR_GEN_HEADER_SIZE - 8)
-			return fail(r, CTRACE_ECORRUPT, off,
+			return ctr_reader_fail(r, CTRACE_ECORRUPT, off,
 				    "corrupt: generation header too short (%llu bytes)",
 				    (unsigned long long)len);
 		h = input_at(r, off, CTR_GEN_HEADER_SIZE, tmp, &err);
 		if (err)
-			return fail(r, err, off, "cannot read");
+			return ctr_reader_fail(r, err, off, "cannot read");
 		if (!h || len > r->size - off - 8)
-			return fail(r, CTRACE_ETRUNCATED, off,
+			return ctr_reader_fail(r, CTRACE_ETRUNCATED, off,
 				    "truncated: file ends inside a generation header");
 		struct ctrace_gen_info *gi = &r->info;
 		gi->offset = off;
@@ -386,11 +268,11 @@ CTRACE_API int ctrace_reader_next_info(ctrace_reader *r, const struct ctrace_gen
 		gi->threads = ctr_get_u32le(h + 56);
 		gi->flags = ctr_get_u32le(h + 60);
 		if (gi->compressed_size > CTR_GEN_MAX_SIZE || gi->content_size > CTR_GEN_MAX_SIZE)
-			return fail(r, CTRACE_ECORRUPT, off,
+			return ctr_reader_fail(r, CTRACE_ECORRUPT, off,
 				    "corrupt: generation larger than 1 GiB");
 		uint64_t body = off + 8 + len;
 		if (gi->compressed_size > r->size - body) {
-			return fail(r, CTRACE_ETRUNCATED, off,
+			return ctr_reader_fail(r, CTRACE_ETRUNCATED, off,
 				    "truncated: last generation incomplete (%llu of %llu bytes)",
 				    (unsigned long long)(r->size - body),
 				    (unsigned long long)gi->compressed_size);
@@ -417,7 +299,7 @@ static int cvar(struct cursor *c, uint64_t *v)
 
 static int arena_add(struct ctrace_gen *g, const uint8_t *s, size_t len, size_t *off)
 {
-	if (grow_array((void **)&g->arena, &g->arena_cap, g->arena_len + len + 1, 1) < 0)
+	if (ctr_grow((void **)&g->arena, &g->arena_cap, g->arena_len + len + 1, 1) < 0)
 		return CTRACE_ENOMEM;
 	if (len)
 		memcpy(g->arena + g->arena_len, s, len);
@@ -450,7 +332,7 @@ static int cstring(struct ctrace_gen *g, struct cursor *c, size_t *off)
 
 static int corrupt(struct ctrace_gen *g, const struct cursor *c, const char *what)
 {
-	return fail(g->r, CTRACE_ECORRUPT, g->info.offset,
+	return ctr_reader_fail(g->r, CTRACE_ECORRUPT, g->info.offset,
 		    "corrupt generation (content offset %llu): %s",
 		    (unsigned long long)(c->p - c->base), what);
 }
@@ -498,18 +380,18 @@ static int parse_calls(struct ctrace_gen *g, struct cursor *c)
 			return corrupt(g, c, "bad CALLS entry");
 		int e = cstring(g, c, &off);
 		if (e == -2)
-			return fail(g->r, CTRACE_ENOMEM, g->info.offset, "out of memory");
+			return ctr_reader_fail(g->r, CTRACE_ENOMEM, g->info.offset, "out of memory");
 		if (e < 0 || id == 0 || id > MAX_CALL_ID)
 			return corrupt(g, c, "bad CALLS entry");
 		if (id >= g->ncalls) {
 			size_t nn = (size_t)id + 1;
 			struct ctrace_call *nc = realloc(g->calls, nn * sizeof(*nc));
 			if (!nc)
-				return fail(g->r, CTRACE_ENOMEM, g->info.offset, "out of memory");
+				return ctr_reader_fail(g->r, CTRACE_ENOMEM, g->info.offset, "out of memory");
 			g->calls = nc;
 			size_t *nm = realloc(g->call_names, nn * sizeof(*nm));
 			if (!nm)
-				return fail(g->r, CTRACE_ENOMEM, g->info.offset, "out of memory");
+				return ctr_reader_fail(g->r, CTRACE_ENOMEM, g->info.offset, "out of memory");
 			g->call_names = nm;
 			for (size_t k = g->ncalls; k < nn; k++)
 				g->call_names[k] = SIZE_MAX;
@@ -553,11 +435,11 @@ static int parse_process(struct ctrace_gen *g, struct cursor *c)
 		return corrupt(g, c, "bad PROCESS record");
 	int e = cstring(g, c, &g->exe_off);
 	if (e == -2)
-		return fail(g->r, CTRACE_ENOMEM, g->info.offset, "out of memory");
+		return ctr_reader_fail(g->r, CTRACE_ENOMEM, g->info.offset, "out of memory");
 	if (e < 0 || cbytes(c, &argv, &argv_len) < 0 || cvar(c, &start) < 0)
 		return corrupt(g, c, "bad PROCESS record");
 	if (arena_add(g, argv, argv_len, &g->argv_off) < 0)
-		return fail(g->r, CTRACE_ENOMEM, g->info.offset, "out of memory");
+		return ctr_reader_fail(g->r, CTRACE_ENOMEM, g->info.offset, "out of memory");
 	g->argv_len = argv_len;
 	g->have_process = 1;
 	g->proc.pid = (uint32_t)pid;
@@ -571,14 +453,14 @@ static int parse_strings(struct ctrace_gen *g, struct cursor *c)
 	uint64_t n;
 	if (cvar(c, &n) < 0 || n > (uint64_t)(c->end - c->p))
 		return corrupt(g, c, "bad STRINGS count");
-	if (grow_array((void **)&g->strings, &g->strings_cap, g->nstrings + n + 1,
+	if (ctr_grow((void **)&g->strings, &g->strings_cap, g->nstrings + n + 1,
 		       sizeof(*g->strings)) < 0)
-		return fail(g->r, CTRACE_ENOMEM, g->info.offset, "out of memory");
+		return ctr_reader_fail(g->r, CTRACE_ENOMEM, g->info.offset, "out of memory");
 	for (uint64_t i = 0; i < n; i++) {
 		size_t off;
 		int e = cstring(g, c, &off);
 		if (e == -2)
-			return fail(g->r, CTRACE_ENOMEM, g->info.offset, "out of memory");
+			return ctr_reader_fail(g->r, CTRACE_ENOMEM, g->info.offset, "out of memory");
 		if (e < 0)
 			return corrupt(g, c, "bad string in STRINGS");
 		g->strings[++g->nstrings].off = off;
@@ -591,9 +473,9 @@ static int parse_mappings(struct ctrace_gen *g, struct cursor *c)
 	uint64_t n;
 	if (cvar(c, &n) < 0 || n > (uint64_t)(c->end - c->p))
 		return corrupt(g, c, "bad MAPPINGS count");
-	if (grow_array((void **)&g->mappings, &g->mappings_cap, g->nmappings + n + 1,
+	if (ctr_grow((void **)&g->mappings, &g->mappings_cap, g->nmappings + n + 1,
 		       sizeof(*g->mappings)) < 0)
-		return fail(g->r, CTRACE_ENOMEM, g->info.offset, "out of memory");
+		return ctr_reader_fail(g->r, CTRACE_ENOMEM, g->info.offset, "out of memory");
 	for (uint64_t i = 0; i < n; i++) {
 		struct mapping *m = &g->mappings[++g->nmappings];
 		if (cvar(c, &m->start) < 0 || cvar(c, &m->end) < 0 ||
@@ -611,12 +493,12 @@ static int parse_frames(struct ctrace_gen *g, struct cursor *c)
 	uint64_t n;
 	if (cvar(c, &n) < 0 || n > (uint64_t)(c->end - c->p))
 		return corrupt(g, c, "bad FRAMES count");
-	if (grow_array((void **)&g->frames, &g->frames_cap, g->nframes + n + 1,
+	if (ctr_grow((void **)&g->frames, &g->frames_cap, g->nframes + n + 1,
 		       sizeof(*g->frames)) < 0)
-		return fail(g->r, CTRACE_ENOMEM, g->info.offset, "out of memory");
+		return ctr_reader_fail(g->r, CTRACE_ENOMEM, g->info.offset, "out of memory");
 	uint64_t *nr = realloc(g->frame_refs, (g->frames_cap) * 3 * sizeof(uint64_t));
 	if (!nr)
-		return fail(g->r, CTRACE_ENOMEM, g->info.offset, "out of memory");
+		return ctr_reader_fail(g->r, CTRACE_ENOMEM, g->info.offset, "out of memory");
 	g->frame_refs = nr;
 	for (uint64_t i = 0; i < n; i++) {
 		size_t id = ++g->nframes;
@@ -641,18 +523,18 @@ static int parse_stacks(struct ctrace_gen *g, struct cursor *c)
 	uint64_t n;
 	if (cvar(c, &n) < 0 || n > (uint64_t)(c->end - c->p))
 		return corrupt(g, c, "bad STACKS count");
-	if (grow_array((void **)&g->stacks, &g->stacks_cap, g->nstacks + n,
+	if (ctr_grow((void **)&g->stacks, &g->stacks_cap, g->nstacks + n,
 		       sizeof(*g->stacks)) < 0)
-		return fail(g->r, CTRACE_ENOMEM, g->info.offset, "out of memory");
+		return ctr_reader_fail(g->r, CTRACE_ENOMEM, g->info.offset, "out of memory");
 	for (uint64_t i = 0; i < n; i++) {
 		uint64_t id, depth;
 		if (cvar(c, &id) < 0 || id == 0)
 			return corrupt(g, c, "bad stack id in STACKS");
 		if (cvar(c, &depth) < 0 || depth > CTR_STACK_MAX_DEPTH)
 			return corrupt(g, c, "bad stack depth in STACKS");
-		if (grow_array((void **)&g->frame_pool, &g->pool_cap, g->pool_len + depth + 1,
+		if (ctr_grow((void **)&g->frame_pool, &g->pool_cap, g->pool_len + depth + 1,
 			       sizeof(uint32_t)) < 0)
-			return fail(g->r, CTRACE_ENOMEM, g->info.offset, "out of memory");
+			return ctr_reader_fail(g->r, CTRACE_ENOMEM, g->info.offset, "out of memory");
 		struct stack_ref *s = &g->stacks[g->nstacks++];
 		s->id = id;
 		s->off = g->pool_len;
@@ -678,9 +560,9 @@ static int parse_batch(struct ctrace_gen *g, struct cursor *c)
 		return corrupt(g, c, "bad BATCH header");
 	if (n > (uint64_t)(c->end - c->p) + 1)
 		return corrupt(g, c, "BATCH event count larger than its bytes");
-	if (grow_array((void **)&g->batches, &g->batches_cap, g->nbatches + 1,
+	if (ctr_grow((void **)&g->batches, &g->batches_cap, g->nbatches + 1,
 		       sizeof(*g->batches)) < 0)
-		return fail(g->r, CTRACE_ENOMEM, g->info.offset, "out of memory");
+		return ctr_reader_fail(g->r, CTRACE_ENOMEM, g->info.offset, "out of memory");
 	struct batch *b = &g->batches[g->nbatches++];
 	memset(b, 0, sizeof(*b));
 	b->tid = (uint32_t)tid;
@@ -695,13 +577,13 @@ static int parse_batch(struct ctrace_gen *g, struct cursor *c)
 
 static int parse_info(struct ctrace_gen *g, struct cursor *c)
 {
-	if (grow_array((void **)&g->infos, &g->infos_cap, g->ninfos + 1, sizeof(*g->infos)) < 0)
-		return fail(g->r, CTRACE_ENOMEM, g->info.offset, "out of memory");
+	if (ctr_grow((void **)&g->infos, &g->infos_cap, g->ninfos + 1, sizeof(*g->infos)) < 0)
+		return ctr_reader_fail(g->r, CTRACE_ENOMEM, g->info.offset, "out of memory");
 	struct info_kv *kv = &g->infos[g->ninfos];
 	int e1 = cstring(g, c, &kv->key);
 	int e2 = e1 < 0 ? e1 : cstring(g, c, &kv->value);
 	if (e1 == -2 || e2 == -2)
-		return fail(g->r, CTRACE_ENOMEM, g->info.offset, "out of memory");
+		return ctr_reader_fail(g->r, CTRACE_ENOMEM, g->info.offset, "out of memory");
 	if (e1 < 0 || e2 < 0)
 		return corrupt(g, c, "bad INFO record");
 	g->ninfos++;
@@ -752,7 +634,7 @@ static int resolve(struct ctrace_gen *g)
 		qsort(g->stacks, g->nstacks, sizeof(*g->stacks), cmp_stack);
 	for (size_t i = 1; i < g->nstacks; i++)
 		if (g->stacks[i].id == g->stacks[i - 1].id)
-			return fail(g->r, CTRACE_ECORRUPT, g->info.offset,
+			return ctr_reader_fail(g->r, CTRACE_ECORRUPT, g->info.offset,
 				    "corrupt generation: stack id %llu defined twice",
 				    (unsigned long long)g->stacks[i].id);
 	g->proc.exe = g->arena && g->have_process ? g->arena + g->exe_off : "";
@@ -801,18 +683,18 @@ CTRACE_API int ctrace_reader_load(ctrace_reader *r, ctrace_gen **out)
 	int err;
 
 	if (!r->have_info)
-		return fail(r, CTRACE_EINVAL, r->pos, "no generation header was read");
+		return ctr_reader_fail(r, CTRACE_EINVAL, r->pos, "no generation header was read");
 	uint64_t frame_off = r->pos;
 	size_t csize = (size_t)gi->compressed_size, usize = (size_t)gi->content_size;
 	const uint8_t *frame;
 	if (r->mem) {
 		frame = r->mem + frame_off;
 	} else {
-		if (grow_array((void **)&r->cbuf, &r->cbuf_cap, csize ? csize : 1, 1) < 0)
-			return fail(r, CTRACE_ENOMEM, gi->offset, "out of memory");
+		if (ctr_grow((void **)&r->cbuf, &r->cbuf_cap, csize ? csize : 1, 1) < 0)
+			return ctr_reader_fail(r, CTRACE_ENOMEM, gi->offset, "out of memory");
 		frame = input_at(r, frame_off, csize, r->cbuf, &err);
 		if (!frame)
-			return fail(r, err ? err : CTRACE_ETRUNCATED, gi->offset,
+			return ctr_reader_fail(r, err ? err : CTRACE_ETRUNCATED, gi->offset,
 				    "truncated: last generation incomplete");
 	}
 	/* Whatever happens below, the next call moves on to the following generation. */
@@ -820,10 +702,10 @@ CTRACE_API int ctrace_reader_load(ctrace_reader *r, ctrace_gen **out)
 	r->pos = frame_off + csize;
 
 	if (csize < 4 || ctr_get_u32le(frame) != CTR_ZSTD_MAGIC)
-		return fail(r, CTRACE_ECORRUPT, gi->offset, "corrupt: no zstd frame after generation header");
+		return ctr_reader_fail(r, CTRACE_ECORRUPT, gi->offset, "corrupt: no zstd frame after generation header");
 	size_t fsize = ZSTD_findFrameCompressedSize(frame, csize);
 	if (ZSTD_isError(fsize) || fsize != csize)
-		return fail(r, CTRACE_ECORRUPT, gi->offset,
+		return ctr_reader_fail(r, CTRACE_ECORRUPT, gi->offset,
 			    "corrupt: zstd frame size does not match the generation header");
 	/*
 	 * Decompress into a buffer that grows with what the frame really holds, so a header
@@ -839,8 +721,8 @@ CTRACE_API int ctrace_reader_load(ctrace_reader *r, ctrace_gen **out)
 				want = usize + 1;
 			if (want <= got)
 				want = got + 1;
-			if (grow_array((void **)&r->content, &r->content_cap, want, 1) < 0)
-				return fail(r, CTRACE_ENOMEM, gi->offset, "out of memory");
+			if (ctr_grow((void **)&r->content, &r->content_cap, want, 1) < 0)
+				return ctr_reader_fail(r, CTRACE_ENOMEM, gi->offset, "out of memory");
 		}
 		size_t room = r->content_cap - got;
 		if (got + room > usize + 1)
@@ -848,20 +730,20 @@ CTRACE_API int ctrace_reader_load(ctrace_reader *r, ctrace_gen **out)
 		ZSTD_outBuffer ob = { r->content + got, room, 0 };
 		size_t rem = ZSTD_decompressStream(r->dctx, &ob, &in);
 		if (ZSTD_isError(rem))
-			return fail(r, CTRACE_ECORRUPT, gi->offset, "corrupt: zstd: %s",
+			return ctr_reader_fail(r, CTRACE_ECORRUPT, gi->offset, "corrupt: zstd: %s",
 				    ZSTD_getErrorName(rem));
 		got += ob.pos;
 		if (got > usize)
-			return fail(r, CTRACE_ECORRUPT, gi->offset,
+			return ctr_reader_fail(r, CTRACE_ECORRUPT, gi->offset,
 				    "corrupt: generation content is larger than its header says (%zu)",
 				    usize);
 		if (rem == 0)
 			break;
 		if (in.pos == in.size && ob.pos < ob.size)
-			return fail(r, CTRACE_ECORRUPT, gi->offset, "corrupt: zstd frame ends early");
+			return ctr_reader_fail(r, CTRACE_ECORRUPT, gi->offset, "corrupt: zstd frame ends early");
 	}
 	if (got != usize)
-		return fail(r, CTRACE_ECORRUPT, gi->offset,
+		return ctr_reader_fail(r, CTRACE_ECORRUPT, gi->offset,
 			    "corrupt: generation content is %zu bytes, header says %zu", got, usize);
 
 	gen_reset(g);
@@ -870,7 +752,7 @@ CTRACE_API int ctrace_reader_load(ctrace_reader *r, ctrace_gen **out)
 	if (err)
 		return err;
 	if (g->nbatches && (!g->have_schema || !g->have_clock))
-		return fail(r, CTRACE_ECORRUPT, gi->offset, "corrupt: generation without clock");
+		return ctr_reader_fail(r, CTRACE_ECORRUPT, gi->offset, "corrupt: generation without clock");
 	err = resolve(g);
 	if (err)
 		return err;
@@ -893,330 +775,22 @@ CTRACE_API int ctrace_reader_next(ctrace_reader *r, ctrace_gen **gen)
 CTRACE_API int ctrace_reader_raw(ctrace_reader *r, const void **data, size_t *size)
 {
 	if (!r->have_info)
-		return fail(r, CTRACE_EINVAL, r->pos, "no generation header was read");
+		return ctr_reader_fail(r, CTRACE_EINVAL, r->pos, "no generation header was read");
 	uint64_t off = r->info.offset;
 	uint64_t total = (r->pos - off) + r->info.compressed_size;
 	int err;
 	if (r->mem) {
 		*data = r->mem + off;
 	} else {
-		if (grow_array((void **)&r->cbuf, &r->cbuf_cap, (size_t)total, 1) < 0)
-			return fail(r, CTRACE_ENOMEM, off, "out of memory");
+		if (ctr_grow((void **)&r->cbuf, &r->cbuf_cap, (size_t)total, 1) < 0)
+			return ctr_reader_fail(r, CTRACE_ENOMEM, off, "out of memory");
 		const uint8_t *p = input_at(r, off, (size_t)total, r->cbuf, &err);
 		if (!p)
-			return fail(r, err ? err : CTRACE_ETRUNCATED, off, "cannot read generation");
+			return ctr_reader_fail(r, err ? err : CTRACE_ETRUNCATED, off, "cannot read generation");
 		*data = p;
 	}
 	*size = (size_t)total;
 	return 0;
-}
-
-/* ---- events ---- */
-
-static int batch_error(struct ctrace_gen *g, const struct batch *b, const char *what)
-{
-	return fail(g->r, CTRACE_ECORRUPT, g->info.offset,
-		    "corrupt generation (content offset %zu): %s in batch of tid %u", b->off, what,
-		    b->tid);
-}
-
-/* Decode the batch's next event into b->ev and advance its clock. */
-static int batch_advance(struct ctrace_gen *g, struct batch *b)
-{
-	size_t n = ctr_event_scan(&g->schema, b->p, b->end, &b->ev);
-	if (n == 0)
-		return batch_error(g, b, "bad event");
-	b->off += n;
-	b->p += n;
-	b->ticks += b->ev.args[0]; /* wraps on hostile input; never undefined */
-	return 0;
-}
-
-/* Ties go to the earlier batch, so a thread's batches keep their order. */
-static inline int heap_less(const struct heap_item *x, const struct heap_item *y)
-{
-	return x->ticks < y->ticks || (x->ticks == y->ticks && x->batch < y->batch);
-}
-
-static void heap_down(struct ctrace_gen *g, size_t i)
-{
-	struct heap_item *h = g->heap;
-	size_t n = g->heap_len;
-	struct heap_item x = h[i];
-	for (;;) {
-		size_t l = 2 * i + 1;
-		if (l >= n)
-			break;
-		size_t m = l + 1 < n && heap_less(&h[l + 1], &h[l]) ? l + 1 : l;
-		if (!heap_less(&h[m], &x))
-			break;
-		h[i] = h[m];
-		i = m;
-	}
-	h[i] = x;
-}
-
-CTRACE_API void ctrace_gen_rewind(ctrace_gen *g)
-{
-	for (size_t i = 0; i < g->nbatches; i++) {
-		struct batch *b = &g->batches[i];
-		b->p = b->start;
-		b->off = b->start_off;
-		b->ticks = b->base;
-		b->left = b->nevents;
-	}
-	g->primed = 0;
-	g->pending_err = 0;
-	g->heap_len = 0;
-	g->cur_batch = 0;
-}
-
-static int prime(struct ctrace_gen *g)
-{
-	if (grow_array((void **)&g->heap, &g->heap_cap, g->nbatches + 1, sizeof(*g->heap)) < 0)
-		return fail(g->r, CTRACE_ENOMEM, g->info.offset, "out of memory");
-	g->heap_len = 0;
-	for (size_t i = 0; i < g->nbatches; i++) {
-		struct batch *b = &g->batches[i];
-		if (b->left == 0) {
-			if (b->p != b->end)
-				return batch_error(g, b, "bytes after the last event");
-			continue;
-		}
-		int err = batch_advance(g, b);
-		if (err)
-			return err;
-		g->heap[g->heap_len++] = (struct heap_item){ b->ticks, (uint32_t)i };
-	}
-	for (size_t i = g->heap_len / 2; i-- > 0;)
-		heap_down(g, i);
-	g->primed = 1;
-	return 0;
-}
-
-/* The fast conversion holds for ticks at or after the sync point, within 2^40 ticks of
- * it, when the fixed-point ratio fits 64 bits and the sum cannot overflow. */
-static inline int likely_fast(const struct ctrace_gen *g, uint64_t ticks)
-{
-	return g->mult && ticks >= g->t0 && ticks - g->t0 < (1ull << 40) &&
-	       g->m0 < (1ull << 62);
-}
-
-static int64_t ticks_to_ns(const struct ctrace_gen *g, uint64_t ticks)
-{
-	if (g->tick_span == g->ns_span && g->t0 == g->m0 && ticks <= INT64_MAX)
-		return (int64_t)ticks; /* ticks are the monotonic clock itself */
-	if (likely_fast(g, ticks)) {
-		/* floor(d * ns_span / tick_span) without a division: a fixed-point estimate,
-		 * then corrected to the exact floor with two multiplications at most. */
-		uint64_t d = ticks - g->t0;
-		unsigned __int128 prod = (unsigned __int128)d * g->ns_span;
-		uint64_t q = (uint64_t)(((unsigned __int128)d * g->mult) >> 32);
-		while ((unsigned __int128)(q + 1) * g->tick_span <= prod)
-			q++;
-		while ((unsigned __int128)q * g->tick_span > prod)
-			q--;
-		return (int64_t)(g->m0 + q);
-	}
-	/* |ticks - t0| * ns_span fits 128 bits unsigned; the result saturates to int64. */
-	int neg = ticks < g->t0;
-	unsigned __int128 d = neg ? g->t0 - ticks : ticks - g->t0;
-	unsigned __int128 q = d * g->ns_span / g->tick_span;
-	__int128 m0 = (__int128)g->m0;
-	if (q > (unsigned __int128)INT64_MAX * 4)
-		return neg ? INT64_MIN : INT64_MAX;
-	__int128 ns = neg ? m0 - (__int128)q : m0 + (__int128)q;
-	if (ns > INT64_MAX)
-		return INT64_MAX;
-	if (ns < INT64_MIN)
-		return INT64_MIN;
-	return (int64_t)ns;
-}
-
-CTRACE_API int64_t ctrace_gen_ticks_to_ns(const ctrace_gen *g, uint64_t ticks)
-{
-	return ticks_to_ns(g, ticks);
-}
-
-static void fill_event(ctrace_gen *g, const struct batch *b, struct ctrace_event *ev)
-{
-	const struct ctr_raw_event *raw = &b->ev;
-	ev->type = raw->type;
-	ev->nargs = raw->nargs - 1u;
-	ev->pid = g->proc.pid;
-	ev->tid = b->tid;
-	ev->ticks = b->ticks;
-	ev->time_ns = ticks_to_ns(g, b->ticks);
-	uint8_t smask = raw->type < CTRACE_EV_COUNT_ ? ctr_events[raw->type].signed_mask : 0;
-	unsigned n = raw->nargs - 1u;
-	/* A fixed-size copy (the compiler makes it a few vector moves), then the tail. */
-	for (unsigned i = 0; i < CTRACE_EVENT_MAX_ARGS; i++)
-		ev->args[i] = i < n ? raw->args[i + 1] : 0;
-	for (; smask; smask &= (uint8_t)(smask - 1)) {
-		unsigned i = (unsigned)__builtin_ctz(smask);
-		ev->args[i] = (uint64_t)ctr_unzigzag(ev->args[i]);
-	}
-	ev->blob = raw->blob ? (const char *)raw->blob : NULL;
-	ev->blob_len = raw->blob ? (size_t)raw->blob_len : 0;
-}
-
-CTRACE_API int ctrace_gen_next_event_batched(ctrace_gen *g, const struct ctrace_event **out)
-{
-	if (g->pending_err)
-		return g->pending_err;
-	while (g->cur_batch < g->nbatches) {
-		struct batch *b = &g->batches[g->cur_batch];
-		if (b->left == 0) {
-			if (b->p != b->end)
-				return g->pending_err = batch_error(g, b, "bytes after the last event");
-			g->cur_batch++;
-			continue;
-		}
-		int err = batch_advance(g, b);
-		if (err)
-			return g->pending_err = err;
-		b->left--;
-		fill_event(g, b, &g->out);
-		*out = &g->out;
-		return 1;
-	}
-	return 0;
-}
-
-/*
- * Batched iteration that decodes only events of @type and steps over the others by their
- * lengths (format-internal: the model's pass over a generation's wake-ups).
- */
-int ctr_gen_next_of_type(ctrace_gen *g, uint8_t type, const struct ctrace_event **out)
-{
-	if (g->pending_err)
-		return g->pending_err;
-	while (g->cur_batch < g->nbatches) {
-		struct batch *b = &g->batches[g->cur_batch];
-		while (b->left) {
-			if (b->p < b->end && *b->p != type) {
-				size_t n = ctr_event_skip(&g->schema, b->p, b->end, &b->ticks);
-				if (n == 0)
-					return g->pending_err = batch_error(g, b, "bad event");
-				b->p += n;
-				b->off += n;
-				b->left--;
-				continue;
-			}
-			int err = batch_advance(g, b);
-			if (err)
-				return g->pending_err = err;
-			b->left--;
-			fill_event(g, b, &g->out);
-			*out = &g->out;
-			return 1;
-		}
-		if (b->p != b->end)
-			return g->pending_err = batch_error(g, b, "bytes after the last event");
-		g->cur_batch++;
-	}
-	return 0;
-}
-
-CTRACE_API int ctrace_gen_next_event(ctrace_gen *g, const struct ctrace_event **out)
-{
-	if (g->pending_err)
-		return g->pending_err;
-	if (!g->primed) {
-		int err = prime(g);
-		if (err)
-			return err;
-	}
-	if (g->heap_len == 0)
-		return 0;
-	uint32_t top = g->heap[0].batch;
-	struct batch *b = &g->batches[top];
-	struct ctrace_event *ev = &g->out;
-
-	fill_event(g, b, ev);
-
-	/* Damage after this event is reported on the next call: this one is good. */
-	if (--b->left > 0) {
-		g->pending_err = batch_advance(g, b);
-		g->heap[0].ticks = b->ticks;
-	} else if (b->p != b->end) {
-		g->pending_err = batch_error(g, b, "bytes after the last event");
-	} else {
-		g->heap[0] = g->heap[--g->heap_len];
-	}
-	if (g->heap_len > 1)
-		heap_down(g, 0);
-	*out = ev;
-	return 1;
-}
-
-CTRACE_API const struct ctrace_gen_info *ctrace_gen_header(const ctrace_gen *g)
-{
-	return &g->info;
-}
-
-CTRACE_API const struct ctrace_process *ctrace_gen_process(const ctrace_gen *g)
-{
-	return &g->proc;
-}
-
-CTRACE_API const char *ctrace_gen_string(const ctrace_gen *g, uint64_t id)
-{
-	if (id == 0 || id > g->nstrings)
-		return NULL;
-	return g->arena + g->strings[id].off;
-}
-
-CTRACE_API const struct ctrace_frame *ctrace_gen_frame(const ctrace_gen *g, uint64_t id)
-{
-	if (id == 0 || id > g->nframes)
-		return NULL;
-	return &g->frames[id];
-}
-
-CTRACE_API int ctrace_gen_stack(const ctrace_gen *g, uint64_t id, const uint32_t **frames)
-{
-	size_t lo = 0, hi = g->nstacks;
-
-	*frames = NULL;
-	if (id == 0)
-		return 0;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (g->stacks[mid].id < id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo == g->nstacks || g->stacks[lo].id != id)
-		return CTRACE_EINVAL;
-	*frames = g->frame_pool + g->stacks[lo].off;
-	return (int)g->stacks[lo].depth;
-}
-
-CTRACE_API const struct ctrace_call *ctrace_gen_call(const ctrace_gen *g, uint64_t id)
-{
-	if (id == 0 || id >= g->ncalls || g->call_names[id] == SIZE_MAX)
-		return NULL;
-	return &g->calls[id];
-}
-
-CTRACE_API const char *ctrace_gen_info_value(const ctrace_gen *g, const char *key)
-{
-	for (size_t i = 0; i < g->ninfos; i++)
-		if (strcmp(g->arena + g->infos[i].key, key) == 0)
-			return g->arena + g->infos[i].value;
-	return NULL;
-}
-
-CTRACE_API int ctrace_gen_info_at(const ctrace_gen *g, size_t i, const char **key,
-				  const char **value)
-{
-	if (i >= g->ninfos)
-		return 0;
-	*key = g->arena + g->infos[i].key;
-	*value = g->arena + g->infos[i].value;
-	return 1;
 }
 
 CTRACE_API uint64_t ctrace_reader_size(const ctrace_reader *r)

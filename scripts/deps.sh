@@ -1,15 +1,26 @@
 #!/usr/bin/env bash
 # Install what ctrace needs to build and test, from Debian's archive, only when missing.
 # Debian 12 (bookworm); run as root, or with sudo available.
+# Usage: deps.sh [--test] [--missing]   (--test: also what the tests use; --missing: only
+# print the packages that are missing, install nothing)
 set -euo pipefail
+test_deps=0
+list_only=0
+for a in "$@"; do
+	case "$a" in
+	--test) test_deps=1 ;;
+	--missing) list_only=1 ;;
+	*) echo "deps.sh: unknown option $a" >&2; exit 2 ;;
+	esac
+done
 
 pkgs=(meson ninja-build pkg-config gcc libc6-dev libzstd-dev libunwind-dev libdw-dev
       libelf-dev zlib1g-dev zstd libmicrohttpd-dev libcurl4-openssl-dev libcjson-dev)
 # The tests also use real consumers of ctrace's output: go tool pprof reads the profiles,
 # python3's json module the Chrome export.
-[ "${1:-}" = "--test" ] && pkgs+=(golang-go python3 curl chromium)
+[ $test_deps = 1 ] && pkgs+=(golang-go python3 curl chromium)
 # node and npm for the browser tests, from Debian when the machine has none of its own
-if [ "${1:-}" = "--test" ] && ! command -v node >/dev/null 2>&1; then
+if [ $test_deps = 1 ] && ! command -v node >/dev/null 2>&1; then
 	pkgs+=(nodejs npm)
 fi
 
@@ -18,6 +29,10 @@ for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
 		missing+=("$p")
 done
+if [ $list_only = 1 ]; then
+	echo "${missing[@]}"
+	exit 0
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 sudo=""
