@@ -21,6 +21,15 @@ uint64_t ctr_mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* The kernel's tick-granular clock: half the cost of a TSC read here, precise enough for
+ * "blocked since" while tracing is off. */
+uint64_t ctr_coarse_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 uint64_t ctr_real_ns(void)
 {
 	struct timespec ts;

@@ -53,7 +53,8 @@ struct ctr_slot {
 	uint32_t st_call;    /* 0 when not in a traced call */
 	uint32_t st_reason;
 	uint64_t st_obj;
-	uint64_t st_since;   /* ticks */
+	uint64_t st_since;   /* ticks, or CLOCK_MONOTONIC_COARSE ns when st_coarse */
+	uint32_t st_coarse;  /* set while tracing was off: a cheaper clock for the state */
 	/* context switches (sched.c): the thread's perf ring, read by the writer */
 	_Atomic int perf_fd;  /* -1 not tried, -2 unavailable */
 	void *perf_ring;
@@ -130,6 +131,7 @@ extern struct ctr_global ctr_g;
 extern int ctr_clock_is_tsc; /* ticks are TSC; else CLOCK_MONOTONIC ns */
 void ctr_clock_init(void);
 uint64_t ctr_mono_ns(void);
+uint64_t ctr_coarse_ns(void);
 uint64_t ctr_real_ns(void);
 static inline uint64_t ctr_ticks(void)
 {

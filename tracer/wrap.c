@@ -14,7 +14,10 @@ __attribute__((noinline)) void ctr_call_end_slow(struct ctr_episode *c, int64_t 
 	if (likely(p != NULL)) {
 		uint64_t now = ctr_ticks();
 		uint64_t stack = 0;
-		if (unlikely(now - c->t0 >= atomic_load_explicit(&ctr_g.stack_min_ticks, memory_order_relaxed)) && ctr_g.cfg.stack_depth)
+		/* (a call begun before the capture has no begin time in ticks: no stack) */
+		if (unlikely(c->t0 && now - c->t0 >= atomic_load_explicit(&ctr_g.stack_min_ticks,
+									     memory_order_relaxed)) &&
+		    ctr_g.cfg.stack_depth)
 			stack = ctr_stack_capture(2);
 		uint8_t *q = p;
 		uint64_t delta = now > s->last ? now - s->last : 0;
@@ -36,10 +39,13 @@ __attribute__((noinline)) void ctr_block_begin(struct ctr_episode *c, uint32_t c
 	c->s = ctr_tls.busy ? NULL : ctr_self();
 	if (!c->s)
 		return;
-	c->t0 = ctr_ticks();
-	ctr_state_set(c->s, call, CTRACE_REASON_SYNC, obj, c->t0);
-	if (!ctr_class_on(CTR_CLASS_SYNC))
+	if (!ctr_class_on(CTR_CLASS_SYNC)) {
+		c->t0 = 0;
+		ctr_state_set(c->s, call, CTRACE_REASON_SYNC, obj, ctr_coarse_ns(), 1);
 		return;
+	}
+	c->t0 = ctr_ticks();
+	ctr_state_set(c->s, call, CTRACE_REASON_SYNC, obj, c->t0, 0);
 	struct ctr_slot *s = ctr_enter();
 	if (!s)
 		return;

@@ -22,7 +22,7 @@ static inline struct ctr_slot *ctr_self(void)
 }
 
 static inline void ctr_state_set(struct ctr_slot *s, uint32_t call, uint32_t reason,
-				 uint64_t obj, uint64_t since)
+				 uint64_t obj, uint64_t since, uint32_t coarse)
 {
 	uint32_t q = atomic_load_explicit(&s->st_seq, memory_order_relaxed);
 	atomic_store_explicit(&s->st_seq, q + 1, memory_order_relaxed);
@@ -31,6 +31,7 @@ static inline void ctr_state_set(struct ctr_slot *s, uint32_t call, uint32_t rea
 	s->st_reason = reason;
 	s->st_obj = obj;
 	s->st_since = since;
+	s->st_coarse = coarse;
 	atomic_store_explicit(&s->st_seq, q + 2, memory_order_release);
 }
 
@@ -64,10 +65,13 @@ static inline void ctr_call_begin(struct ctr_episode *c, unsigned cls, uint32_t 
 	c->s = ctr_tls.busy ? NULL : ctr_self();
 	if (!c->s)
 		return;
-	c->t0 = ctr_ticks();
-	ctr_state_set(c->s, call, reason, (uint64_t)fd, c->t0);
-	if (!ctr_class_on(cls))
+	if (!ctr_class_on(cls)) {
+		c->t0 = 0;
+		ctr_state_set(c->s, call, reason, (uint64_t)fd, ctr_coarse_ns(), 1);
 		return;
+	}
+	c->t0 = ctr_ticks();
+	ctr_state_set(c->s, call, reason, (uint64_t)fd, c->t0, 0);
 	struct ctr_slot *s = ctr_enter();
 	if (!s)
 		return;

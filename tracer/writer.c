@@ -460,6 +460,7 @@ static int blocked_state(uint32_t tid, uint64_t a[5])
 				continue;
 			uint32_t call = s->st_call, reason = s->st_reason;
 			uint64_t obj = s->st_obj, since = s->st_since;
+			uint32_t coarse = s->st_coarse;
 			atomic_thread_fence(memory_order_acquire);
 			if (atomic_load_explicit(&s->st_seq, memory_order_relaxed) != q)
 				continue;
@@ -469,6 +470,13 @@ static int blocked_state(uint32_t tid, uint64_t a[5])
 			a[1] = reason;
 			a[2] = call;
 			a[3] = obj;
+			if (coarse) { /* CLOCK_MONOTONIC_COARSE ns: to ticks */
+				struct ctr_sync now;
+				uint64_t ts, ns;
+				ctr_clock_sync(&now);
+				ctr_clock_ratio(&now, &ts, &ns);
+				since = ns_to_ticks(since, &now, ts, ns);
+			}
 			a[4] = since;
 			return 1;
 		}
