@@ -290,7 +290,7 @@ uint32_t ctr_model_stack(const struct ctrace_model *m, uint32_t pid, uint64_t st
 		if (m->procs[i].pid != pid || !ctr_u64map_get(&m->procs[i].stacks, stack, &idx))
 			continue;
 		const struct ctr_stack *s = &m->fr.stacks[idx - 1];
-		*frames = m->fr.frames + s->first;
+		*frames = s->depth ? m->fr.frames + s->first : NULL;
 		return s->depth;
 	}
 	*frames = NULL;
