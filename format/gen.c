@@ -90,27 +90,27 @@ static int prime(struct ctrace_gen *g)
 }
 
 /* The fast conversion holds for ticks at or after the sync point, within 2^40 ticks of
- * it, when the fixed-point ratio fits 64 bits and the sum cannot overflow. */
+ * it, when the ratio's integer part is below 2^21 and the sync point below 2^62, so that
+ * m0 + d * ns_span / tick_span stays below 2^63. */
 static inline int likely_fast(const struct ctrace_gen *g, uint64_t ticks)
 {
-	return g->mult && ticks >= g->t0 && ticks - g->t0 < (1ull << 40) &&
-	       g->m0 < (1ull << 62);
+	return g->fast_clock && ticks >= g->t0 && ticks - g->t0 < (1ull << 40);
 }
 
 static int64_t ticks_to_ns(const struct ctrace_gen *g, uint64_t ticks)
 {
-	if (g->tick_span == g->ns_span && g->t0 == g->m0 && ticks <= INT64_MAX)
+	if (g->clock_identity && ticks <= INT64_MAX)
 		return (int64_t)ticks; /* ticks are the monotonic clock itself */
 	if (likely_fast(g, ticks)) {
-		/* floor(d * ns_span / tick_span) without a division: a fixed-point estimate,
-		 * then corrected to the exact floor with two multiplications at most. */
+		/* floor(d * ns_span / tick_span) without a division: the 64.64 fixed-point ratio
+		 * misses the exact value by less than d / 2^64 < 1, so the estimate is the floor
+		 * or one below it, which one multiplication settles. An integer ratio is exact. */
 		uint64_t d = ticks - g->t0;
-		unsigned __int128 prod = (unsigned __int128)d * g->ns_span;
-		uint64_t q = (uint64_t)(((unsigned __int128)d * g->mult) >> 32);
-		while ((unsigned __int128)(q + 1) * g->tick_span <= prod)
+		uint64_t q = d * g->mult_hi +
+			     (uint64_t)(((unsigned __int128)d * g->mult_lo) >> 64);
+		if (g->mult_lo &&
+		    (unsigned __int128)(q + 1) * g->tick_span <= (unsigned __int128)d * g->ns_span)
 			q++;
-		while ((unsigned __int128)q * g->tick_span > prod)
-			q--;
 		return (int64_t)(g->m0 + q);
 	}
 	/* |ticks - t0| * ns_span fits 128 bits unsigned; the result saturates to int64. */
@@ -141,7 +141,8 @@ static void fill_event(ctrace_gen *g, const struct batch *b, struct ctrace_event
 	ev->pid = g->proc.pid;
 	ev->tid = b->tid;
 	ev->ticks = b->ticks;
-	ev->time_ns = ticks_to_ns(g, b->ticks);
+	ev->time_ns = g->clock_identity && b->ticks <= INT64_MAX ? (int64_t)b->ticks
+								: ticks_to_ns(g, b->ticks);
 	uint8_t smask = raw->type < CTRACE_EV_COUNT_ ? ctr_events[raw->type].signed_mask : 0;
 	unsigned n = raw->nargs - 1u;
 	/* A fixed-size copy (the compiler makes it a few vector moves), then the tail. */

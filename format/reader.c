@@ -420,8 +420,10 @@ static int parse_clock(struct ctrace_gen *g, struct cursor *c)
 	g->t0 = t0;
 	g->m0 = m0;
 	g->r0 = r0;
-	unsigned __int128 mult = ((unsigned __int128)ns << 32) / ts;
-	g->mult = mult < (1ull << 62) && ns < (1ull << 62) ? (uint64_t)mult : 0;
+	g->mult_hi = ns / ts;
+	g->mult_lo = (uint64_t)(((unsigned __int128)(ns % ts) << 64) / ts);
+	g->clock_identity = ts == ns && t0 == m0;
+	g->fast_clock = g->mult_hi < (1ull << 21) && m0 < (1ull << 62);
 	g->have_clock = 1;
 	return 0;
 }

@@ -60,7 +60,9 @@ struct ctrace_gen {
 	/* clock */
 	unsigned clock_kind;
 	uint64_t t0, m0, r0, tick_span, ns_span;
-	uint64_t mult; /* ns_span / tick_span in 32.32 fixed point, 0 when it does not fit */
+	uint64_t mult_hi, mult_lo; /* ns_span / tick_span in 64.64 fixed point (floor) */
+	int clock_identity; /* ticks are the monotonic clock itself */
+	int fast_clock;     /* the fixed-point conversion applies (see likely_fast) */
 	size_t cur_batch; /* batched iteration */
 	/* string arena: NUL-terminated copies */
 	char *arena;

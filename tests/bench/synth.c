@@ -147,12 +147,13 @@ int main(int argc, char **argv)
 				last = t[i].ticks;
 			done += t[i].n;
 		}
-		/* ticks are ns here */
-		struct ctr_sync s[2] = { { first, mono0 + first, 0 }, { last, mono0 + last, 0 } };
-		ctr_genenc_clock(&e, 1, 1, 1, s, 2);
+		/* A TSC at 2.9 GHz, so the reader converts as it does for real recordings. */
+		struct ctr_sync s[2] = { { first, mono0 + first * 10 / 29, 0 },
+					 { last, mono0 + last * 10 / 29, 0 } };
+		ctr_genenc_clock(&e, 0, 29, 10, s, 2);
 		ctr_genenc_info(&e, "context_switches", "perf");
-		e.first_ns = (int64_t)(mono0 + first);
-		e.last_ns = (int64_t)(mono0 + last);
+		e.first_ns = (int64_t)(mono0 + first * 10 / 29);
+		e.last_ns = (int64_t)(mono0 + last * 10 / 29);
 		e.threads = (uint32_t)nthreads;
 		const uint8_t *gh, *frame;
 		size_t flen;

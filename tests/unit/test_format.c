@@ -1298,6 +1298,78 @@ static void hostile_clock_saturates(void)
 	ctr_bytes_free(&f);
 }
 
+/* The exact conversion, saturating, by 128-bit division: what ticks_to_ns must match. */
+static int64_t ref_ticks_to_ns(uint64_t ts, uint64_t ns, uint64_t t0, uint64_t m0, uint64_t t)
+{
+	int neg = t < t0;
+	unsigned __int128 d = neg ? t0 - t : t - t0;
+	unsigned __int128 q = d * ns / ts;
+	__int128 v = neg ? (__int128)m0 - (__int128)q : (__int128)m0 + (__int128)q;
+	if (q > (unsigned __int128)INT64_MAX * 4 || v > INT64_MAX)
+		return neg ? INT64_MIN : INT64_MAX;
+	return v < INT64_MIN ? INT64_MIN : (int64_t)v;
+}
+
+static uint64_t xorshift(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+/* The fixed-point fast path and the slow path agree with exact division, for TSC-like
+ * ratios, integer ratios, huge ratios and ticks before, at, near and far from the sync. */
+static void tick_conversion_is_exact(void)
+{
+	static const uint64_t spans[][2] = {
+		{ 2899999999, 1000000000 }, { 3, 1 }, { 1, 1 }, { 1, 1000 }, { 7, 3 },
+		{ 1000000007, 999999937 }, { 1, (1ull << 21) - 1 }, { 1, 1ull << 21 },
+		{ UINT64_MAX, UINT64_MAX - 1 }, { 12345, UINT64_MAX / 3 },
+	};
+	uint64_t rng = 0x9e3779b97f4a7c15ull;
+	for (size_t k = 0; k < sizeof(spans) / sizeof(spans[0]); k++) {
+		for (int round = 0; round < 4; round++) {
+			uint64_t t0 = round == 0 ? 0 : xorshift(&rng) >> (round * 8);
+			uint64_t m0 = round == 3 ? (1ull << 62) + 5 : xorshift(&rng) >> 4;
+			struct ctr_genenc e;
+			struct ctr_bytes f = { 0 };
+			const struct ctr_sync s = { t0, m0, 0 };
+			ctrace_reader *r;
+			ctrace_gen *g;
+			ASSERT_EQ(ctr_genenc_init(&e, ZLEVEL), 0);
+			file_begin(&f);
+			ctr_genenc_begin(&e, 1, 0);
+			ctr_genenc_schema(&e);
+			ctr_genenc_clock(&e, 0, spans[k][0], spans[k][1], &s, 1);
+			gen_finish(&e, &f);
+			ctr_genenc_fini(&e);
+			ASSERT_EQ(ctrace_reader_open_memory(f.p, f.len, &r), 0);
+			ASSERT_EQ(ctrace_reader_next(r, &g), 1);
+			for (int i = 0; i < 20000; i++) {
+				uint64_t x = xorshift(&rng), t;
+				switch (i % 5) {
+				case 0: t = t0 + (x & 0xffff); break;
+				case 1: t = t0 + (x >> 24); break; /* within 2^40 */
+				case 2: t = t0 + ((1ull << 40) - 1 - (x & 0xff)); break;
+				case 3: t = t0 - (x & 0xffffff); break;
+				default: t = x; break;
+				}
+				int64_t want = ref_ticks_to_ns(spans[k][0], spans[k][1], t0, m0, t);
+				int64_t got = ctrace_gen_ticks_to_ns(g, t);
+				if (got != want)
+					fprintf(stderr, "ticks %llu span %llu/%llu t0 %llu m0 %llu\n",
+						(unsigned long long)t, (unsigned long long)spans[k][1],
+						(unsigned long long)spans[k][0],
+						(unsigned long long)t0, (unsigned long long)m0);
+				ASSERT_EQ(got, want);
+			}
+			ctrace_reader_free(r);
+			ctr_bytes_free(&f);
+		}
+	}
+}
+
 /* Without a PROCESS record resolve() points exe at arena offset 0, the first string read. */
 static void process_record_is_optional(void)
 {
@@ -1413,6 +1485,7 @@ int main(int argc, char **argv)
 	TEST(corrupt_generations_are_refused);
 	TEST(good_fixtures_decode);
 	TEST(bad_fixtures_are_refused);
+	TEST(tick_conversion_is_exact);
 	/* Last, since they fail until the reader bugs they describe are fixed. */
 	TEST(process_record_is_optional);
 	TEST(hostile_clock_saturates);
