@@ -211,6 +211,10 @@ struct ctr_sink {
 	struct ctr_sink *next;
 };
 struct ctr_sink *ctr_fd_sink_new(int fd, int own);
+
+/* io.c: descriptors the tracer owns, kept from a program that closes every descriptor. */
+int ctr_fd_guard(int fd);
+void ctr_fd_close_guarded(int fd);
 void ctr_fd_sink_own(struct ctr_sink *s, int own);
 struct ctr_sink *ctr_flight_sink_new(uint64_t limit);
 int ctr_flight_copy(struct ctr_sink *s, int (*out)(void *ud, const void *p, size_t n), void *ud);

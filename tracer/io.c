@@ -8,6 +8,7 @@
 /* Both pread and pread64 are interposed: their prototypes must not be renamed. */
 #undef _FILE_OFFSET_BITS
 #include <dlfcn.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/futex.h>
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/select.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -77,6 +79,60 @@ static void fd_forget(int fd)
 {
 	if (fd >= 0 && fd < FD_CACHE)
 		atomic_store_explicit(&fd_kinds[fd], 0, memory_order_relaxed);
+}
+
+/*
+ * The trace output belongs to the tracer. Daemons close every descriptor they did not open
+ * (a loop of close, closefrom, close_range); were the output closed, the trace would stop,
+ * and the program's next open would get the number and the trace's bytes in its file. So
+ * the output moves to a high number (the program's own descriptors keep the numbers they
+ * have without ctrace) and closing it through the wrappers succeeds without closing it.
+ */
+static _Atomic uint64_t guarded[FD_CACHE / 64];
+
+static int is_guarded(int fd)
+{
+	return fd >= 0 && fd < FD_CACHE &&
+	       (atomic_load_explicit(&guarded[fd / 64], memory_order_relaxed) >> (fd % 64) & 1);
+}
+
+int ctr_fd_guard(int fd)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur >= 64) {
+		rlim_t top = rl.rlim_cur < FD_CACHE ? rl.rlim_cur : FD_CACHE;
+		int hi = fcntl(fd, F_DUPFD_CLOEXEC, (int)(top - 32));
+		if (hi >= 0) {
+			syscall(SYS_close, fd);
+			fd = hi;
+		}
+	}
+	if (fd >= 0 && fd < FD_CACHE)
+		atomic_fetch_or(&guarded[fd / 64], 1ull << (fd % 64));
+	return fd;
+}
+
+void ctr_fd_close_guarded(int fd)
+{
+	if (fd >= 0 && fd < FD_CACHE)
+		atomic_fetch_and(&guarded[fd / 64], ~(1ull << (fd % 64)));
+	syscall(SYS_close, fd);
+}
+
+/* close_range(2) over [first, last] minus the guarded descriptors. */
+static int close_range_unguarded(unsigned first, unsigned last, int flags)
+{
+	unsigned from = first;
+	for (unsigned fd = first; fd <= last && fd < FD_CACHE; fd++) {
+		if (!is_guarded((int)fd))
+			continue;
+		if (fd > from && syscall(SYS_close_range, from, fd - 1, flags) < 0)
+			return -1;
+		from = fd + 1;
+	}
+	if (from <= last && syscall(SYS_close_range, from, last, flags) < 0)
+		return -1;
+	return 0;
 }
 
 /* The kind is needed only when the event is written; the state does not use it. */
@@ -261,6 +317,12 @@ CTR_WRAP int close(int fd)
 	static int (*real)(int);
 	if (unlikely(!real))
 		real = (int (*)(int))next_fn("close");
+	if (unlikely(is_guarded(fd))) {
+		if (!ctr_tls.busy)
+			return 0; /* the tracer's: as if closed, and it goes on */
+		ctr_fd_close_guarded(fd); /* the tracer's own code closing its own */
+		return 0;
+	}
 	struct ctr_episode c;
 	ctr_call_begin(&c, CTR_CLASS_IO, CTR_CALL_CLOSE, IO, fd, kind_if_traced(fd));
 	fd_forget(fd);
@@ -269,6 +331,65 @@ CTR_WRAP int close(int fd)
 	ctr_call_end(&c, r, err);
 	errno = err;
 	return r;
+}
+
+/*
+ * Pipes made inside the tracer are the tracer's: libunwind validates addresses through a
+ * pipe it makes on first use, and a program closing every descriptor would otherwise close
+ * it, after which libunwind closes and remakes it under numbers the program has reused.
+ */
+static int guard_pipe(int r, int fds[2])
+{
+	if (r == 0 && ctr_tls.busy) {
+		fds[0] = ctr_fd_guard(fds[0]);
+		fds[1] = ctr_fd_guard(fds[1]);
+	}
+	return r;
+}
+
+CTR_WRAP int pipe(int fds[2])
+{
+	static int (*real)(int *);
+	if (unlikely(!real))
+		real = (int (*)(int *))next_fn("pipe");
+	return guard_pipe(real(fds), fds);
+}
+
+CTR_WRAP int pipe2(int fds[2], int flags)
+{
+	static int (*real)(int *, int);
+	if (unlikely(!real))
+		real = (int (*)(int *, int))next_fn("pipe2");
+	return guard_pipe(real(fds, flags), fds);
+}
+
+/* Not recorded as calls; the kinds of what they close are forgotten. */
+CTR_WRAP int close_range(unsigned first, unsigned last, int flags)
+{
+	if (first > last) {
+		errno = EINVAL;
+		return -1;
+	}
+	for (unsigned fd = first; fd <= last && fd < FD_CACHE; fd++)
+		fd_forget((int)fd);
+	return close_range_unguarded(first, last, flags);
+}
+
+CTR_WRAP void closefrom(int lowfd)
+{
+	if (lowfd < 0)
+		lowfd = 0;
+	for (int fd = lowfd; fd < FD_CACHE; fd++)
+		fd_forget(fd);
+	if (close_range_unguarded((unsigned)lowfd, ~0u, 0) < 0) {
+		/* Without close_range (kernels before 5.9): one by one, as glibc does. */
+		struct rlimit rl;
+		int top = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < FD_CACHE
+				  ? (int)rl.rlim_cur : FD_CACHE;
+		for (int fd = lowfd; fd < top; fd++)
+			if (!is_guarded(fd))
+				syscall(SYS_close, fd);
+	}
 }
 
 /* dup2/dup3 replace the target descriptor: forget what it was. Not recorded as calls. */

@@ -47,7 +47,7 @@ void ctr_fork_child(void)
 	if (was_running && ctr_g.out_spec[0]) {
 		int fd = ctr_open_output(1);
 		if (fd >= 0 && ctr_start_locked(fd, 1) != 0)
-			close(fd);
+			ctr_fd_close_guarded(fd);
 	}
 	ctr_tls.busy--;
 }

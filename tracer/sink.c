@@ -55,7 +55,7 @@ static void fd_release(struct ctr_sink *s)
 {
 	struct fd_sink *f = (struct fd_sink *)s;
 	if (f->own)
-		close(f->fd);
+		ctr_fd_close_guarded(f->fd);
 	free(f);
 }
 

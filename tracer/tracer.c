@@ -291,7 +291,7 @@ int ctr_open_output(int forked)
 	}
 	if (fd < 0)
 		ctr_warn("cannot open the trace output %s: %s; not tracing", spec, strerror(errno));
-	return fd;
+	return fd < 0 ? fd : ctr_fd_guard(fd);
 }
 
 /* ---- start and stop ---- */
@@ -456,7 +456,7 @@ __attribute__((constructor)) static void ctr_init(void)
 			pthread_mutex_unlock(&ctr_g.ctl);
 			if (err) {
 				ctr_warn("cannot start tracing: %s", ctrace_strerror(err));
-				close(fd);
+				ctr_fd_close_guarded(fd);
 			}
 		}
 	}

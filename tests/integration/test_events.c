@@ -375,6 +375,36 @@ static void hostile_program_survives(void)
 	run_free(&r);
 }
 
+/*
+ * A program that closes every descriptor it did not open (a close loop, closefrom,
+ * close_range) keeps its descriptor numbers, its file holds only what it wrote, and the
+ * trace goes on after the closing: the contention that follows is in it.
+ */
+static void program_that_closes_every_descriptor(void)
+{
+	struct run r;
+	char *plain, file[4200], exe[4096];
+	snprintf(exe, sizeof(exe), "%s/closeall", wl_dir);
+	snprintf(file, sizeof(file), "%s/closeall.data", tmp);
+	char *argv[] = { exe, file, NULL };
+	ASSERT_EQ(WEXITSTATUS(tt_run(argv, NULL, &plain)), 0);
+	ASSERT_STREQ(plain, "closeall: first fd 3, file holds program data\n");
+	char *args[] = { file, NULL };
+	record(&r, "closeall", args, NULL);
+	ASSERT_STREQ(r.out, plain);
+	ASSERT_EQ(r.t.status, 0);
+	int after = 0;
+	for (size_t i = 0; i < r.t.nthreads; i++)
+		after += strcmp(r.t.threads[i].name, "after-close") == 0;
+	ASSERT_EQ(after, 2);
+	size_t locks = 0;
+	for (size_t i = 0; i < r.neps; i++)
+		locks += r.eps[i].block && strcmp(r.eps[i].call, "pthread_mutex_lock") == 0;
+	ASSERT_GT(locks, 10);
+	free(plain);
+	run_free(&r);
+}
+
 /* CTRACE_EVENTS limits what is recorded. */
 static void event_classes(void)
 {
@@ -400,6 +430,7 @@ int main(int argc, char **argv)
 	RUN(cpu_bound_threads_queue);
 	RUN(annotations_round_trip);
 	RUN(hostile_program_survives);
+	RUN(program_that_closes_every_descriptor);
 	RUN(event_classes);
 	tt_rmrf(tmp);
 	return 0;
