@@ -20,6 +20,7 @@ static void *contend(void *arg)
 		pthread_mutex_lock(&lock);
 		usleep(100);
 		pthread_mutex_unlock(&lock);
+		usleep(50); /* the other thread takes it; this one then waits for it */
 	}
 	return arg;
 }
