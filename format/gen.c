@@ -141,8 +141,7 @@ static void fill_event(ctrace_gen *g, const struct batch *b, struct ctrace_event
 	ev->pid = g->proc.pid;
 	ev->tid = b->tid;
 	ev->ticks = b->ticks;
-	ev->time_ns = g->clock_identity && b->ticks <= INT64_MAX ? (int64_t)b->ticks
-								: ticks_to_ns(g, b->ticks);
+	ev->time_ns = ticks_to_ns(g, b->ticks);
 	uint8_t smask = raw->type < CTRACE_EV_COUNT_ ? ctr_events[raw->type].signed_mask : 0;
 	unsigned n = raw->nargs - 1u;
 	/* A fixed-size copy (the compiler makes it a few vector moves), then the tail. */

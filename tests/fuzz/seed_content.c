@@ -5,6 +5,8 @@
 
 #include <ctrace/trace.h>
 
+#include "events.h"
+
 int main(int argc, char **argv)
 {
 	if (argc < 3)
@@ -19,10 +21,10 @@ int main(int argc, char **argv)
 		size_t len;
 		if (ctrace_reader_raw(r, &raw, &len) != 0)
 			break;
-		const char *frame = (const char *)raw + 64;
+		const char *frame = (const char *)raw + CTR_GEN_HEADER_SIZE;
 		size_t usize = (size_t)gi->content_size;
 		void *out = malloc(usize + 1);
-		size_t got = ZSTD_decompress(out, usize, frame, len - 64);
+		size_t got = ZSTD_decompress(out, usize, frame, len - CTR_GEN_HEADER_SIZE);
 		if (!ZSTD_isError(got)) {
 			char path[4096];
 			snprintf(path, sizeof(path), "%s/seed-%d", argv[2], n++);
