@@ -22,6 +22,8 @@
 #include <string.h>
 
 #include "events.h"
+#include "gen_decode.h"
+#include "pipeline.h"
 #include "util.h"
 #include "model.h"
 
@@ -173,8 +175,32 @@ static uint32_t state_now(const struct ctrace_model *m, const struct mthread *th
 }
 
 
+/* Hand the interval [th->cur_ns, @t) out to the interval callback. */
+static __attribute__((noinline)) int emit_interval(struct ctrace_model *m,
+						   const struct mthread *th, int64_t t,
+						   uint32_t state, uint32_t reason, int episode_end)
+{
+	struct ctrace_interval iv = {
+		.pid = th->pid,
+		.tid = th->tid,
+		.begin_ns = th->cur_ns,
+		.end_ns = t,
+		.state = state,
+		.reason = reason,
+		.call = th->in_call ? th->call : NULL,
+		.object = th->in_call == 1 ? th->object : 0,
+		.fd = th->in_call == 2 ? th->fd : -1,
+		.fd_kind = th->in_call == 2 ? th->fd_kind : 0,
+		.stack = th->in_call ? th->stack : 0,
+		.waker_tid = episode_end ? th->waker_tid : 0,
+		.wake_ns = episode_end ? th->wake_ns : 0,
+	};
+	return m->cb->interval(m->cb->userdata, &iv);
+}
+
 /* Close the open interval at @t: account it and hand it out. */
-static int close_at(struct ctrace_model *m, struct mthread *th, int64_t t, int episode_end)
+static inline int close_at(struct ctrace_model *m, struct mthread *th, int64_t t,
+			   int episode_end)
 {
 	if (t <= th->cur_ns)
 		return 0;
@@ -185,34 +211,29 @@ static int close_at(struct ctrace_model *m, struct mthread *th, int64_t t, int e
 	if (state == CTRACE_STATE_WAIT)
 		th->wait_by[reason < 6 ? reason : CTRACE_REASON_SYSCALL] += d;
 	int rc = 0;
-	if (m->cb && m->cb->interval) {
-		struct ctrace_interval iv = {
-			.pid = th->pid,
-			.tid = th->tid,
-			.begin_ns = th->cur_ns,
-			.end_ns = t,
-			.state = state,
-			.reason = reason,
-			.call = th->in_call ? th->call : NULL,
-			.object = th->in_call == 1 ? th->object : 0,
-			.fd = th->in_call == 2 ? th->fd : -1,
-			.fd_kind = th->in_call == 2 ? th->fd_kind : 0,
-			.stack = th->in_call ? th->stack : 0,
-			.waker_tid = episode_end ? th->waker_tid : 0,
-			.wake_ns = episode_end ? th->wake_ns : 0,
-		};
-		rc = m->cb->interval(m->cb->userdata, &iv);
-	}
+	if (m->cb && m->cb->interval)
+		rc = emit_interval(m, th, t, state, reason, episode_end);
 	th->cur_ns = t;
 	return rc;
 }
 
 /* ---- profile samples ---- */
 
-static void add_sample(struct ctrace_model *m, uint32_t kind, uint32_t pid, uint64_t stack,
-		       const char *thread, int64_t count, int64_t value)
+/* Add to the sample of (@kind, @th's process, @stack, or @th's name without one). */
+static void add_sample(struct ctrace_model *m, struct mthread *th, uint32_t kind, uint64_t stack,
+		       int64_t count, int64_t value)
 {
-	uint64_t key = ctr_mix64(((uint64_t)kind << 56) ^ ((uint64_t)pid << 24) ^ stack ^
+	const char *thread = stack ? NULL : th->name;
+	size_t ci = th->sc_idx[kind];
+	if (ci && th->sc_stack[kind] == stack && ci <= m->nsamples) {
+		struct ctr_sample *s = &m->samples[ci - 1];
+		if (s->kind == kind && s->pid == th->pid && s->stack == stack && s->thread == thread) {
+			s->count += count;
+			s->value += value;
+			return;
+		}
+	}
+	uint64_t key = ctr_mix64(((uint64_t)kind << 56) ^ ((uint64_t)th->pid << 24) ^ stack ^
 				 (stack ? 0 : (uint64_t)(uintptr_t)thread));
 	uint64_t idx;
 	for (uint64_t k = key | 1;; k = ctr_mix64(k) | 1) {
@@ -224,21 +245,23 @@ static void add_sample(struct ctrace_model *m, uint32_t kind, uint32_t pid, uint
 				return;
 			}
 			m->samples[m->nsamples++] = (struct ctr_sample){
-				kind, pid, stack, stack ? NULL : thread, count, value
+				kind, th->pid, stack, thread, count, value
 			};
-			return;
+			idx = m->nsamples;
+			break;
 		}
 		struct ctr_sample *s = &m->samples[idx - 1];
-		if (s->kind == kind && s->pid == pid && s->stack == stack &&
+		if (s->kind == kind && s->pid == th->pid && s->stack == stack &&
 		    (stack || s->thread == thread)) {
 			s->count += count;
 			s->value += value;
-			return;
+			break;
 		}
 	}
+	th->sc_stack[kind] = stack;
+	th->sc_idx[kind] = idx;
 }
 
-/* Keep the frames of stack @id of @g, the first time the process's events name it. */
 static void note_stack(struct ctrace_model *m, struct ctr_proc *p, const ctrace_gen *g,
 		       uint64_t id)
 {
@@ -351,8 +374,11 @@ static const char *call_kind_name(struct ctrace_model *m, const char *call, uint
 
 static void kind_add(struct ctrace_model *m, const char *name, uint32_t reason, int64_t d)
 {
+	size_t ci = ((uintptr_t)name >> 4) & (TCACHE - 1);
 	uint64_t idx;
-	if (!ctr_u64map_get(&m->kind_by_name, (uintptr_t)name, &idx)) {
+	if (m->kcache_name[ci] == name) {
+		idx = m->kcache_idx[ci];
+	} else if (!ctr_u64map_get(&m->kind_by_name, (uintptr_t)name, &idx)) {
 		if (ctr_grow((void **)&m->kinds, &m->kinds_cap, m->nkinds + 1, sizeof(*m->kinds)) < 0 ||
 		    ctr_u64map_put(&m->kind_by_name, (uintptr_t)name, m->nkinds + 1) < 0) {
 			m->failed = 1;
@@ -363,6 +389,8 @@ static void kind_add(struct ctrace_model *m, const char *name, uint32_t reason, 
 		m->kinds[m->nkinds].reason = reason;
 		idx = ++m->nkinds;
 	}
+	m->kcache_name[ci] = name;
+	m->kcache_idx[ci] = idx;
 	if (ctr_hist_add(&m->kinds[idx - 1].lat, (uint64_t)d) < 0)
 		m->failed = 1;
 }
@@ -422,7 +450,7 @@ static void episode_end(struct ctrace_model *m, struct mthread *th, const ctrace
 	int64_t d = t - th->ep_begin;
 	if (d < 0)
 		d = 0;
-	if (block && th->object) {
+	if (block && th->object && m->cb && m->cb->interval) {
 		struct wake found;
 		const struct wake *w = gen_wake(m, th->object, t, &found) ? &found : NULL;
 		uint64_t wi;
@@ -464,7 +492,7 @@ static void episode_end(struct ctrace_model *m, struct mthread *th, const ctrace
 	uint32_t pk = th->reason == CTRACE_REASON_SYNC ? CTRACE_PROFILE_SYNC
 		      : th->reason == CTRACE_REASON_IO ? CTRACE_PROFILE_IO
 							: CTRACE_PROFILE_SYSCALL;
-	add_sample(m, pk, th->pid, th->stack, th->stack ? NULL : th->name, 1, d);
+	add_sample(m, th, pk, th->stack, 1, d);
 	th->in_call = 0;
 	th->call = NULL;
 	th->stack = 0;
@@ -499,8 +527,7 @@ static void on_switch(struct ctrace_model *m, struct mthread *th, const struct c
 			if (ctr_hist_add(&th->lat[0], (uint64_t)d) < 0)
 				m->failed = 1;
 			uint64_t stack = th->in_call ? th->stack : 0;
-			add_sample(m, CTRACE_PROFILE_SCHED, th->pid, stack, stack ? NULL : th->name,
-				   1, d);
+			add_sample(m, th, CTRACE_PROFILE_SCHED, stack, 1, d);
 		}
 	}
 	th->on_cpu = 1;
@@ -711,13 +738,12 @@ static int handle(struct ctrace_model *m, struct ctr_proc *p, const ctrace_gen *
 	case CTRACE_EV_ALLOC:
 		note_stack(m, p, g, ev->args[3]);
 		/* A sample of weight w stands for about w / size objects of this size. */
-		add_sample(m, CTRACE_PROFILE_ALLOC, p->pid, ev->args[3], ev->args[3] ? NULL : th->name,
+		add_sample(m, th, CTRACE_PROFILE_ALLOC, ev->args[3],
 			   ev->args[2] ? (int64_t)(ev->args[4] / ev->args[2]) : 1, (int64_t)ev->args[4]);
 		break;
 	case CTRACE_EV_CPU_SAMPLE:
 		note_stack(m, p, g, ev->args[0]);
-		add_sample(m, CTRACE_PROFILE_CPU, p->pid, ev->args[0], ev->args[0] ? NULL : th->name,
-			   1, 0);
+		add_sample(m, th, CTRACE_PROFILE_CPU, ev->args[0], 1, 0);
 		break;
 	case CTRACE_EV_STATE:
 		on_state(m, th, g, ev);
@@ -874,7 +900,6 @@ struct ctrace_model *ctr_model_new(const struct ctrace_model_callbacks *cb, int6
 /* Handle one generation. @return 0, 1 when a callback asked to stop, or a reader error. */
 int ctr_model_feed(struct ctrace_model *m, ctrace_gen *g)
 {
-	const struct ctrace_event *ev;
 	const struct ctrace_gen_info *gi = ctrace_gen_header(g);
 	struct ctr_proc *p = proc_of(m, gi->pid);
 	if (!p)
@@ -889,13 +914,19 @@ int ctr_model_feed(struct ctrace_model *m, ctrace_gen *g)
 	p->switches = sw && strcmp(sw, "perf") == 0;
 	if (sw && strcmp(sw, "perf") != 0 && strcmp(sw, "off") != 0)
 		warn(m, "pid %u: context switches %s", gi->pid, sw);
-	int n = gather_wakes(m, g);
+	/* Who woke a wait is told only in intervals: without their callback (the statistics
+	 * alone) the pass over the wake-ups is saved. */
+	int wakes = m->cb && m->cb->interval;
+	m->cache_gen = NULL; /* call ids are the generation's own: forget the last one's */
+	int n = wakes ? gather_wakes(m, g) : 0;
 	if (n < 0)
 		return n;
-	while ((n = ctrace_gen_next_event_batched(g, &ev)) == 1)
-		if (handle(m, p, g, ev))
+	struct ctrace_event one;
+	while ((n = ctr_gen_next_batched(g, &one)) == 1)
+		if (handle(m, p, g, &one))
 			return 1;
-	carry_wakes(m, p);
+	if (wakes)
+		carry_wakes(m, p);
 	return n;
 }
 
@@ -925,14 +956,18 @@ CTRACE_API int ctrace_model_build(ctrace_reader *r, const struct ctrace_model_ca
 				  ctrace_model **out)
 {
 	ctrace_gen *g;
+	struct ctr_pipeline *pl = NULL;
 	int n, gens = 0;
 
 	*out = NULL;
 	struct ctrace_model *m = ctr_model_new(cb, ctrace_reader_start_ns(r));
 	if (!m)
 		return CTRACE_ENOMEM;
+	/* With jobs, other threads decompress and parse the next generations meanwhile. */
+	if (r->jobs > 0 && ctr_pipeline_start(r, r->jobs, &pl) < 0)
+		pl = NULL; /* then on this thread alone */
 	uint64_t total = ctrace_reader_size(r);
-	while ((n = ctrace_reader_next(r, &g)) == 1) {
+	while ((n = pl ? ctr_pipeline_next(pl, &g) : ctrace_reader_next(r, &g)) == 1) {
 		gens++;
 		n = ctr_model_feed(m, g);
 		if (n)
@@ -942,6 +977,7 @@ CTRACE_API int ctrace_model_build(ctrace_reader *r, const struct ctrace_model_ca
 			cb->progress(cb->userdata, gi->offset + gi->compressed_size, total);
 		}
 	}
+	ctr_pipeline_free(pl);
 	if (n < 0) {
 		if (!gens) {
 			ctrace_model_free(m);

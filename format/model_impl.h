@@ -12,6 +12,9 @@
 
 struct mthread {
 	struct ctrace_thread_stats st;
+	/* the profile sample this thread last added to, by profile kind: stack, index + 1 */
+	uint64_t sc_stack[CTRACE_PROFILE_CPU + 1];
+	size_t sc_idx[CTRACE_PROFILE_CPU + 1];
 	uint32_t pid, tid;
 	size_t proc;            /* index in the model's procs (they move when they grow) */
 	int started, ended, existing;
@@ -94,6 +97,9 @@ struct ctrace_model {
 	/* per generation: interned call names and "call on kind" names by call id */
 	const ctrace_gen *cache_gen;
 	uint64_t tcache[TCACHE][2]; /* pid << 32 | tid, thread index */
+	/* the same in front of the call kinds (by name) */
+	const char *kcache_name[TCACHE];
+	size_t kcache_idx[TCACHE];
 	const char *call_name[256];
 	const char *kind_name[256][8];
 	const struct ctrace_model_callbacks *cb;

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zstd.h>
+#include <zstd_errors.h>
 
 #include "events.h"
 #include "util.h"
@@ -182,6 +183,43 @@ CTRACE_API void ctrace_reader_free(ctrace_reader *r)
 	free(r->content);
 	free(r->name);
 	free(r);
+}
+
+/* A second reader of the same trace at the same position (pipeline.c's loaders). */
+int ctr_reader_clone(const struct ctrace_reader *r, struct ctrace_reader **out)
+{
+	struct ctrace_reader *c;
+	int err = reader_new(r->name, &c);
+	*out = NULL;
+	if (err) {
+		ctrace_reader_free(c);
+		return err;
+	}
+	if (r->fd >= 0 && (c->fd = fcntl(r->fd, F_DUPFD_CLOEXEC, 0)) < 0) {
+		ctrace_reader_free(c);
+		return CTRACE_EIO;
+	}
+	c->mem = r->mem;
+	c->size = r->size;
+	c->pos = r->have_info ? r->info.offset : r->pos;
+	c->minor = r->minor;
+	c->start_ns = r->start_ns;
+	*out = c;
+	return 0;
+}
+
+/* Take @from's error as @r's own. */
+int ctr_reader_take_error(struct ctrace_reader *r, const struct ctrace_reader *from, int err)
+{
+	memcpy(r->msg, from->msg, sizeof(r->msg));
+	r->err_off = from->err_off;
+	return err;
+}
+
+CTRACE_API void ctrace_reader_set_jobs(ctrace_reader *r, unsigned jobs)
+{
+	if (r)
+		r->jobs = jobs;
 }
 
 CTRACE_API const char *ctrace_reader_errmsg(const ctrace_reader *r)
@@ -710,39 +748,54 @@ CTRACE_API int ctrace_reader_load(ctrace_reader *r, ctrace_gen **out)
 		return ctr_reader_fail(r, CTRACE_ECORRUPT, gi->offset,
 			    "corrupt: zstd frame size does not match the generation header");
 	/*
-	 * Decompress into a buffer that grows with what the frame really holds, so a header
-	 * that lies about the size costs nothing until the data backs it up.
+	 * A frame that compresses no better than 64:1 is decompressed in one call straight
+	 * into the content buffer. Beyond that, the buffer grows with what the frame really
+	 * holds, so a header that lies about the size costs nothing until the data backs it up.
 	 */
 	ZSTD_DCtx_reset(r->dctx, ZSTD_reset_session_only);
-	ZSTD_inBuffer in = { frame, csize, 0 };
 	size_t got = 0;
-	for (;;) {
-		if (got == r->content_cap || r->content_cap == 0) {
-			size_t want = r->content_cap ? r->content_cap * 2 : 1u << 20;
-			if (want > usize + 1)
-				want = usize + 1;
-			if (want <= got)
-				want = got + 1;
-			if (ctr_grow((void **)&r->content, &r->content_cap, want, 1) < 0)
-				return ctr_reader_fail(r, CTRACE_ENOMEM, gi->offset, "out of memory");
-		}
-		size_t room = r->content_cap - got;
-		if (got + room > usize + 1)
-			room = usize + 1 - got;
-		ZSTD_outBuffer ob = { r->content + got, room, 0 };
-		size_t rem = ZSTD_decompressStream(r->dctx, &ob, &in);
-		if (ZSTD_isError(rem))
-			return ctr_reader_fail(r, CTRACE_ECORRUPT, gi->offset, "corrupt: zstd: %s",
-				    ZSTD_getErrorName(rem));
-		got += ob.pos;
-		if (got > usize)
+	if (usize / 64 <= csize || usize < r->content_cap) {
+		if (ctr_grow((void **)&r->content, &r->content_cap, usize + 1, 1) < 0)
+			return ctr_reader_fail(r, CTRACE_ENOMEM, gi->offset, "out of memory");
+		got = ZSTD_decompressDCtx(r->dctx, r->content, usize + 1, frame, csize);
+		if (ZSTD_isError(got) && ZSTD_getErrorCode(got) == ZSTD_error_dstSize_tooSmall)
 			return ctr_reader_fail(r, CTRACE_ECORRUPT, gi->offset,
 				    "corrupt: generation content is larger than its header says (%zu)",
 				    usize);
-		if (rem == 0)
-			break;
-		if (in.pos == in.size && ob.pos < ob.size)
-			return ctr_reader_fail(r, CTRACE_ECORRUPT, gi->offset, "corrupt: zstd frame ends early");
+		if (ZSTD_isError(got))
+			return ctr_reader_fail(r, CTRACE_ECORRUPT, gi->offset, "corrupt: zstd: %s",
+				    ZSTD_getErrorName(got));
+	} else {
+		ZSTD_inBuffer in = { frame, csize, 0 };
+		for (;;) {
+			if (got == r->content_cap || r->content_cap == 0) {
+				size_t want = r->content_cap ? r->content_cap * 2 : 1u << 20;
+				if (want > usize + 1)
+					want = usize + 1;
+				if (want <= got)
+					want = got + 1;
+				if (ctr_grow((void **)&r->content, &r->content_cap, want, 1) < 0)
+					return ctr_reader_fail(r, CTRACE_ENOMEM, gi->offset, "out of memory");
+			}
+			size_t room = r->content_cap - got;
+			if (got + room > usize + 1)
+				room = usize + 1 - got;
+			ZSTD_outBuffer ob = { r->content + got, room, 0 };
+			size_t rem = ZSTD_decompressStream(r->dctx, &ob, &in);
+			if (ZSTD_isError(rem))
+				return ctr_reader_fail(r, CTRACE_ECORRUPT, gi->offset, "corrupt: zstd: %s",
+					    ZSTD_getErrorName(rem));
+			got += ob.pos;
+			if (got > usize)
+				return ctr_reader_fail(r, CTRACE_ECORRUPT, gi->offset,
+					    "corrupt: generation content is larger than its header says (%zu)",
+					    usize);
+			if (rem == 0)
+				break;
+			if (in.pos == in.size && ob.pos < ob.size)
+				return ctr_reader_fail(r, CTRACE_ECORRUPT, gi->offset,
+					    "corrupt: zstd frame ends early");
+		}
 	}
 	if (got != usize)
 		return ctr_reader_fail(r, CTRACE_ECORRUPT, gi->offset,

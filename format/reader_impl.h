@@ -22,7 +22,7 @@ struct batch {
 	/* iteration state */
 	uint64_t left;
 	uint64_t ticks;
-	struct ctr_raw_event ev; /* the event at the heap position */
+	struct ctrace_event ev; /* the event at the heap position (time-ordered iteration) */
 	size_t off;
 };
 
@@ -113,7 +113,11 @@ struct ctrace_reader {
 	int gen_loaded;
 	char msg[512];
 	uint64_t err_off;
+	unsigned jobs; /* threads ctrace_model_build may load generations ahead with */
 };
+
+int ctr_reader_clone(const struct ctrace_reader *r, struct ctrace_reader **out);
+int ctr_reader_take_error(struct ctrace_reader *r, const struct ctrace_reader *from, int err);
 
 
 /* Record an error of @r with a message naming @off: @return @err. */

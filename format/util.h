@@ -4,6 +4,11 @@
 
 #include <stddef.h>
 
+#ifndef likely
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+#endif
+
 /*
  * Make the array *@arr of *@cap elements of @elem bytes hold at least @need, doubling.
  * @return 0, or -1 when out of memory (the array is then unchanged).

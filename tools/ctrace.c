@@ -1,6 +1,8 @@
 /* ctrace: the command line. Thin front-ends over format/ (and the tracer, for record). */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -48,6 +50,27 @@ void tool_progress(struct ctrace_model_callbacks *cb, const char *cmd)
 		cb->progress = progress;
 		cb->userdata = (void *)cmd;
 	}
+}
+
+int tool_jobs_arg(const char *cmd, const char *arg, unsigned *jobs)
+{
+	if (strncmp(arg, "--jobs=", 7) != 0)
+		return 0;
+	char *end;
+	errno = 0;
+	unsigned long n = strtoul(arg + 7, &end, 10);
+	if (errno || end == arg + 7 || *end || arg[7] == '-' || n > 64) {
+		tool_error(cmd, "--jobs needs a thread count from 0 to 64, not '%s'", arg + 7);
+		return -1;
+	}
+	*jobs = (unsigned)n;
+	return 1;
+}
+
+unsigned tool_default_jobs(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n >= 2 ? 2 : 0;
 }
 
 void tool_progress_done(const struct ctrace_model_callbacks *cb)

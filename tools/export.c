@@ -29,8 +29,13 @@ static int write_fd(void *ud, const void *data, size_t len)
 int cmd_export(int argc, char **argv)
 {
 	const char *path = NULL, *out = NULL, *format = NULL;
+	unsigned jobs = tool_default_jobs();
+	int rc;
 	for (int i = 1; i < argc; i++) {
-		if (strncmp(argv[i], "--format=", 9) == 0) {
+		if ((rc = tool_jobs_arg("export", argv[i], &jobs)) != 0) {
+			if (rc < 0)
+				return 2;
+		} else if (strncmp(argv[i], "--format=", 9) == 0) {
 			format = argv[i] + 9;
 		} else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) {
 			out = argv[++i];
@@ -63,6 +68,7 @@ int cmd_export(int argc, char **argv)
 		ctrace_reader_free(r);
 		return 1;
 	}
+	ctrace_reader_set_jobs(r, jobs);
 	int fd = 1;
 	FILE *f = NULL;
 	if (out) {

@@ -10,7 +10,7 @@
 #include "tools.h"
 
 static const char pprof_usage[] =
-	"usage: ctrace pprof --type=sync|io|syscall|sched|alloc|cpu [-o FILE] FILE";
+	"usage: ctrace pprof --type=sync|io|syscall|sched|alloc|cpu [-o FILE] [--jobs=N] FILE";
 
 static const struct {
 	const char *name;
@@ -24,8 +24,13 @@ static const struct {
 int cmd_pprof(int argc, char **argv)
 {
 	const char *path = NULL, *out = NULL, *type = NULL;
+	unsigned jobs = tool_default_jobs();
+	int rc;
 	for (int i = 1; i < argc; i++) {
-		if (strncmp(argv[i], "--type=", 7) == 0) {
+		if ((rc = tool_jobs_arg("pprof", argv[i], &jobs)) != 0) {
+			if (rc < 0)
+				return 2;
+		} else if (strncmp(argv[i], "--type=", 7) == 0) {
 			type = argv[i] + 7;
 		} else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) {
 			out = argv[++i];
@@ -65,8 +70,10 @@ int cmd_pprof(int argc, char **argv)
 	struct ctrace_model_callbacks cb = { 0 };
 	tool_progress(&cb, "pprof");
 	int err = ctrace_reader_open(path, &r);
-	if (!err)
+	if (!err) {
+		ctrace_reader_set_jobs(r, jobs);
 		err = ctrace_model_build(r, &cb, &m);
+	}
 	tool_progress_done(&cb);
 	if (err) {
 		tool_error("pprof", "%s", r ? ctrace_reader_errmsg(r) : ctrace_strerror(err));

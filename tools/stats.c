@@ -15,7 +15,7 @@
 
 static const char stats_usage[] =
 	"usage: ctrace stats [--sort=COL] [--top=N] [--pid=P] [--tid=T] "
-	"[--format=table|csv|json] [--latency] FILE";
+	"[--format=table|csv|json] [--latency] [--jobs=N] FILE";
 
 enum col_kind { C_NAME, C_INT, C_NS, C_TIME };
 
@@ -113,6 +113,7 @@ struct options {
 	long pid, tid;
 	enum { OUT_TABLE, OUT_CSV, OUT_JSON } format;
 	int latency;
+	unsigned jobs;
 };
 
 static const struct ctrace_thread_stats **sorted;
@@ -306,6 +307,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 	memset(o, 0, sizeof(*o));
 	o->top = -1;
 	o->pid = o->tid = -1;
+	o->jobs = tool_default_jobs();
+	int rc;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (strncmp(a, "--sort=", 7) == 0) {
@@ -339,6 +342,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 				tool_error("stats", "--format is table, csv or json, not '%s'", a + 9);
 				return -1;
 			}
+		} else if ((rc = tool_jobs_arg("stats", a, &o->jobs)) != 0) {
+			if (rc < 0)
+				return -1;
 		} else if (strcmp(a, "--latency") == 0) {
 			o->latency = 1;
 		} else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -378,6 +384,7 @@ int cmd_stats(int argc, char **argv)
 	}
 	struct ctrace_model_callbacks cb = { 0 };
 	tool_progress(&cb, "stats");
+	ctrace_reader_set_jobs(r, o.jobs);
 	err = ctrace_model_build(r, &cb, &m);
 	tool_progress_done(&cb);
 	if (err) {

@@ -17,6 +17,11 @@ void tool_error(const char *cmd, const char *fmt, ...) __attribute__((format(pri
  * progress callback (and its userdata to the command's name). */
 struct ctrace_model_callbacks;
 void tool_progress(struct ctrace_model_callbacks *cb, const char *cmd);
+/* --jobs=N: 1 when @arg is it (*jobs set), 0 when it is another argument, -1 when bad. */
+int tool_jobs_arg(const char *cmd, const char *arg, unsigned *jobs);
+/* The threads that load generations ahead when no --jobs is given: two when there are two
+ * CPUs or more (one generation always ready), else none. */
+unsigned tool_default_jobs(void);
 void tool_progress_done(const struct ctrace_model_callbacks *cb);
 
 /* "12.3 KiB" */

@@ -165,6 +165,13 @@ CTRACE_API int ctrace_reader_next_info(ctrace_reader *r, const struct ctrace_gen
  */
 CTRACE_API int ctrace_reader_load(ctrace_reader *r, ctrace_gen **gen);
 
+/**
+ * Let ctrace_model_build() decompress and parse the next generations on @jobs threads of
+ * its own while it analyses the current one (0: none, the default; 2 keep one generation
+ * always ready). The results do not change; memory grows by one decoded generation per job.
+ */
+CTRACE_API void ctrace_reader_set_jobs(ctrace_reader *r, unsigned jobs);
+
 /** ctrace_reader_next_info() then ctrace_reader_load(): @return 1, 0 at the end, or < 0. */
 CTRACE_API int ctrace_reader_next(ctrace_reader *r, ctrace_gen **gen);
 

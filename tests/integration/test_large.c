@@ -22,6 +22,40 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* `ctrace stats --format=json --jobs=@jobs @trace`: its output and, after it, its status. */
+static char *stats_json(const char *ctrace, const char *trace, const char *jobs, int *status)
+{
+	char *out = NULL;
+	char *argv[] = { (char *)ctrace, "stats", "--format=json", (char *)jobs, (char *)trace,
+			 NULL };
+	*status = tt_run(argv, NULL, &out);
+	ASSERT_TRUE(out != NULL);
+	return out;
+}
+
+/* Generations loaded ahead on other threads change nothing: the same numbers, the same
+ * warnings, the same stop where the trace is cut. */
+static void check_jobs_same(const char *ctrace, const char *trace, off_t cut)
+{
+	if (cut)
+		ASSERT_EQ(truncate(trace, cut), 0);
+	int s0, s3, s1;
+	char *a = stats_json(ctrace, trace, "--jobs=0", &s0);
+	char *b = stats_json(ctrace, trace, "--jobs=3", &s3);
+	char *c = stats_json(ctrace, trace, "--jobs=1", &s1);
+	ASSERT_EQ(s0, 0);
+	ASSERT_EQ(s3, s0);
+	ASSERT_EQ(s1, s0);
+	ASSERT_TRUE(strlen(a) > 100);
+	if (strcmp(a, b) != 0 || strcmp(a, c) != 0)
+		CT_FAIL("stats differ between --jobs=0 and --jobs=1/3%s", cut ? " on a cut trace" : "");
+	if (cut && !strstr(a, "the analysis covers what came before"))
+		CT_FAIL("the cut trace gives no warning: %.300s", a);
+	free(a);
+	free(b);
+	free(c);
+}
+
 /* Run @argv with stdout to /dev/null; @return its peak RSS in KiB. */
 static long run_rss(char *const argv[], int *status)
 {
@@ -64,6 +98,9 @@ int main(int argc, char **argv)
 	/* Memory does not grow with the events: far under the trace's own size. */
 	ASSERT_LT(rss, 100 * 1024);
 	ASSERT_LT(rss * 1024L, sb.st_size / 4);
+
+	check_jobs_same(argv[1], trace, 0);
+	check_jobs_same(argv[1], trace, sb.st_size * 2 / 3); /* inside a generation */
 	tt_rmrf(tmp);
 	return 0;
 }

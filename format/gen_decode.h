@@ -1,0 +1,161 @@
+/*
+ * Decoding a generation's events, inline: gen.c's iterators and the model's pass over a
+ * generation (model.c) share it, so the model's per-event loop has no call in it.
+ */
+#ifndef CTR_GEN_DECODE_H
+#define CTR_GEN_DECODE_H
+
+#include <string.h>
+
+#include "reader_impl.h"
+#include "util.h"
+#include "varint.h"
+
+int64_t ctr_gen_ticks_to_ns_slow(const struct ctrace_gen *g, uint64_t ticks);
+/* Record that batch @b is damaged (@what) and @return the error. */
+int ctr_gen_batch_error(struct ctrace_gen *g, const struct batch *b, const char *what);
+
+/* The fast conversion holds for ticks at or after the sync point, within 2^40 ticks of
+ * it, when the ratio's integer part is below 2^21 and the sync point below 2^62, so that
+ * m0 + d * ns_span / tick_span stays below 2^63. */
+static inline int likely_fast(const struct ctrace_gen *g, uint64_t ticks)
+{
+	return g->fast_clock && ticks >= g->t0 && ticks - g->t0 < (1ull << 40);
+}
+
+static inline int64_t ticks_to_ns(const struct ctrace_gen *g, uint64_t ticks)
+{
+	if (g->clock_identity && ticks <= INT64_MAX)
+		return (int64_t)ticks; /* ticks are the monotonic clock itself */
+	if (likely(likely_fast(g, ticks))) {
+		/* floor(d * ns_span / tick_span) without a division. The 64.64 fixed-point ratio
+		 * is below the exact one by less than 2^-64, so d times it is below the exact
+		 * value by less than d / 2^64: the floor can only be one more when the estimate's
+		 * fraction f is within d of 2^64, which one exact multiplication then settles
+		 * (about one value in 2^24 for d < 2^40). An integer ratio is exact. */
+		uint64_t d = ticks - g->t0;
+		unsigned __int128 lo = (unsigned __int128)d * g->mult_lo;
+		uint64_t q = d * g->mult_hi + (uint64_t)(lo >> 64);
+		uint64_t f = (uint64_t)lo;
+		if (unlikely(f > UINT64_MAX - d) &&
+		    (unsigned __int128)(q + 1) * g->tick_span <= (unsigned __int128)d * g->ns_span)
+			q++;
+		return (int64_t)(g->m0 + q);
+	}
+	return ctr_gen_ticks_to_ns_slow(g, ticks);
+}
+
+/* One varint from bytes known to hold at least CTR_VARINT_MAX of them: no bounds checks. */
+static inline int varint_unbounded(const uint8_t **pp, uint64_t *out)
+{
+	const uint8_t *p = *pp;
+	uint64_t v = *p & 0x7f;
+	if (likely(*p < 0x80)) {
+		*out = v;
+		*pp = p + 1;
+		return 0;
+	}
+	for (unsigned i = 1; i < CTR_VARINT_MAX; i++) {
+		uint8_t c = p[i];
+		v |= (uint64_t)(c & 0x7f) << (7 * i);
+		if (c < 0x80) {
+			if (i == CTR_VARINT_MAX - 1 && c > 1)
+				return -1;
+			*out = v;
+			*pp = p + i + 1;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/*
+ * Decode the batch's next event straight into @ev, arguments past CTRACE_EVENT_MAX_ARGS
+ * stepped over, signed ones unzigzagged, and advance the batch and its clock. Away from
+ * the batch's end the varints are read without bounds checks.
+ * @return 0, or an error (recorded) when the bytes are not a well-formed event.
+ */
+static inline int batch_decode(struct ctrace_gen *g, struct batch *b, struct ctrace_event *ev)
+{
+	const uint8_t *p = b->p, *end = b->end;
+	if (p >= end)
+		return ctr_gen_batch_error(g, b, "bad event");
+	uint8_t type = *p;
+	if (!g->schema.known[type])
+		return ctr_gen_batch_error(g, b, "bad event");
+	unsigned n = g->schema.nargs[type];
+	uint64_t delta;
+	memset(ev->args, 0, sizeof(ev->args));
+	p++;
+	if (likely((size_t)(end - p) >= (size_t)(n + 2) * CTR_VARINT_MAX)) {
+		if (varint_unbounded(&p, &delta) < 0)
+			return ctr_gen_batch_error(g, b, "bad event");
+		for (unsigned i = 0; i < n; i++) {
+			uint64_t v;
+			if (varint_unbounded(&p, &v) < 0)
+				return ctr_gen_batch_error(g, b, "bad event");
+			if (i < CTRACE_EVENT_MAX_ARGS)
+				ev->args[i] = v;
+		}
+	} else {
+		if (ctr_get_varint(&p, end, &delta) < 0)
+			return ctr_gen_batch_error(g, b, "bad event");
+		for (unsigned i = 0; i < n; i++) {
+			uint64_t v;
+			if (ctr_get_varint(&p, end, &v) < 0)
+				return ctr_gen_batch_error(g, b, "bad event");
+			if (i < CTRACE_EVENT_MAX_ARGS)
+				ev->args[i] = v;
+		}
+	}
+	ev->blob = NULL;
+	ev->blob_len = 0;
+	if (g->schema.has_blob[type]) {
+		uint64_t len;
+		if (ctr_get_varint(&p, end, &len) < 0 || len > (uint64_t)(end - p))
+			return ctr_gen_batch_error(g, b, "bad event");
+		ev->blob = (const char *)p;
+		ev->blob_len = (size_t)len;
+		p += len;
+	}
+	uint8_t smask = type < CTRACE_EV_COUNT_ ? ctr_events[type].signed_mask : 0;
+	for (; smask; smask &= (uint8_t)(smask - 1)) {
+		unsigned i = (unsigned)__builtin_ctz(smask);
+		ev->args[i] = (uint64_t)ctr_unzigzag(ev->args[i]);
+	}
+	ev->type = type;
+	ev->nargs = n < CTRACE_EVENT_MAX_ARGS ? n : CTRACE_EVENT_MAX_ARGS;
+	b->off += (size_t)(p - b->p);
+	b->p = p;
+	b->ticks += delta; /* wraps on hostile input; never undefined */
+	ev->pid = g->proc.pid;
+	ev->tid = b->tid;
+	ev->ticks = b->ticks;
+	ev->time_ns = ticks_to_ns(g, b->ticks);
+	return 0;
+}
+
+/* The next event in batch order into @ev: 1, 0 at the end, or an error (kept). */
+static inline int ctr_gen_next_batched(struct ctrace_gen *g, struct ctrace_event *ev)
+{
+	if (g->pending_err)
+		return g->pending_err;
+	while (g->cur_batch < g->nbatches) {
+		struct batch *b = &g->batches[g->cur_batch];
+		if (b->left == 0) {
+			if (b->p != b->end)
+				return g->pending_err =
+					       ctr_gen_batch_error(g, b, "bytes after the last event");
+			g->cur_batch++;
+			continue;
+		}
+		int err = batch_decode(g, b, ev);
+		if (err)
+			return g->pending_err = err;
+		b->left--;
+		return 1;
+	}
+	return 0;
+}
+
+#endif
