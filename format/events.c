@@ -24,16 +24,21 @@ const struct ctr_call_desc ctr_calls[CTR_CALL_COUNT_] = {
 #undef CTR_CALL_DESC_
 };
 
+void ctr_schema_set(struct ctr_schema *s, unsigned type, unsigned nargs, int has_blob)
+{
+	uint32_t smask = type < CTRACE_EV_COUNT_ ? ctr_events[type].signed_mask : 0;
+	s->known[type] = 1;
+	s->nargs[type] = (uint8_t)nargs;
+	s->has_blob[type] = has_blob != 0;
+	s->desc[type] = CTR_DESC_KNOWN | smask << 16 | (uint32_t)(has_blob != 0) << 8 | (nargs & 0xff);
+}
+
 void ctr_schema_builtin(struct ctr_schema *s)
 {
 	memset(s, 0, sizeof(*s));
-	for (unsigned t = 1; t < CTRACE_EV_COUNT_; t++) {
-		if (!ctr_events[t].name)
-			continue;
-		s->known[t] = 1;
-		s->nargs[t] = ctr_events[t].nargs;
-		s->has_blob[t] = ctr_events[t].has_blob;
-	}
+	for (unsigned t = 1; t < CTRACE_EV_COUNT_; t++)
+		if (ctr_events[t].name)
+			ctr_schema_set(s, t, ctr_events[t].nargs, ctr_events[t].has_blob);
 }
 
 size_t ctr_event_scan(const struct ctr_schema *schema, const uint8_t *p, const uint8_t *end,

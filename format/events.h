@@ -77,7 +77,13 @@ struct ctr_schema {
 	uint8_t known[256];   /* declared in the schema */
 	uint8_t nargs[256];   /* after the time delta */
 	uint8_t has_blob[256];
+	/* the same in one word for the decoder: 0 when unknown, else CTR_DESC_KNOWN | the
+	 * signed-argument mask << 16 | has_blob << 8 | nargs */
+	uint32_t desc[256];
 };
+#define CTR_DESC_KNOWN 0x80000000u
+/* Set @type's entry in @s (desc included). */
+void ctr_schema_set(struct ctr_schema *s, unsigned type, unsigned nargs, int has_blob);
 
 void ctr_schema_builtin(struct ctr_schema *s);
 

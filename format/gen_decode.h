@@ -75,15 +75,16 @@ static inline int varint_unbounded(const uint8_t **pp, uint64_t *out)
  * the batch's end the varints are read without bounds checks.
  * @return 0, or an error (recorded) when the bytes are not a well-formed event.
  */
-static inline int batch_decode(struct ctrace_gen *g, struct batch *b, struct ctrace_event *ev)
+static inline __attribute__((always_inline)) int batch_decode(struct ctrace_gen *g, struct batch *b, struct ctrace_event *ev)
 {
 	const uint8_t *p = b->p, *end = b->end;
 	if (p >= end)
 		return ctr_gen_batch_error(g, b, "bad event");
 	uint8_t type = *p;
-	if (!g->schema.known[type])
+	uint32_t desc = g->schema.desc[type];
+	if (!desc)
 		return ctr_gen_batch_error(g, b, "bad event");
-	unsigned n = g->schema.nargs[type];
+	unsigned n = desc & 0xff;
 	uint64_t delta;
 	memset(ev->args, 0, sizeof(ev->args));
 	p++;
@@ -110,7 +111,7 @@ static inline int batch_decode(struct ctrace_gen *g, struct batch *b, struct ctr
 	}
 	ev->blob = NULL;
 	ev->blob_len = 0;
-	if (g->schema.has_blob[type]) {
+	if (desc & 0x100) {
 		uint64_t len;
 		if (ctr_get_varint(&p, end, &len) < 0 || len > (uint64_t)(end - p))
 			return ctr_gen_batch_error(g, b, "bad event");
@@ -118,7 +119,7 @@ static inline int batch_decode(struct ctrace_gen *g, struct batch *b, struct ctr
 		ev->blob_len = (size_t)len;
 		p += len;
 	}
-	uint8_t smask = type < CTRACE_EV_COUNT_ ? ctr_events[type].signed_mask : 0;
+	uint8_t smask = (uint8_t)(desc >> 16);
 	for (; smask; smask &= (uint8_t)(smask - 1)) {
 		unsigned i = (unsigned)__builtin_ctz(smask);
 		ev->args[i] = (uint64_t)ctr_unzigzag(ev->args[i]);
@@ -136,7 +137,7 @@ static inline int batch_decode(struct ctrace_gen *g, struct batch *b, struct ctr
 }
 
 /* The next event in batch order into @ev: 1, 0 at the end, or an error (kept). */
-static inline int ctr_gen_next_batched(struct ctrace_gen *g, struct ctrace_event *ev)
+static inline __attribute__((always_inline)) int ctr_gen_next_batched(struct ctrace_gen *g, struct ctrace_event *ev)
 {
 	if (g->pending_err)
 		return g->pending_err;

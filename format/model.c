@@ -633,7 +633,7 @@ static void carry_wakes(struct ctrace_model *m, struct ctr_proc *p)
 	m->ngw = 0;
 }
 
-static int handle(struct ctrace_model *m, struct ctr_proc *p, const ctrace_gen *g,
+static inline __attribute__((always_inline)) int handle(struct ctrace_model *m, struct ctr_proc *p, const ctrace_gen *g,
 		  const struct ctrace_event *ev)
 {
 	m->events++;

@@ -398,9 +398,7 @@ static int parse_schema(struct ctrace_gen *g, struct cursor *c)
 		if (builtin.known[type] &&
 		    (nargs < builtin.nargs[type] || (flags & 1) != builtin.has_blob[type]))
 			return corrupt(g, c, "SCHEMA disagrees with a known event type");
-		g->schema.known[type] = 1;
-		g->schema.nargs[type] = (uint8_t)nargs;
-		g->schema.has_blob[type] = flags & 1;
+		ctr_schema_set(&g->schema, (unsigned)type, (unsigned)nargs, flags & 1);
 	}
 	g->have_schema = 1;
 	return 0;
