@@ -649,10 +649,10 @@ static inline __attribute__((always_inline)) int handle(struct ctrace_model *m, 
 	}
 	uint64_t idx, key = (uint64_t)p->pid << 32 | ev->tid;
 	struct mthread *th = NULL;
-	/* A small direct-mapped cache in front of the map: most events are of a few threads. */
+	/* A small direct-mapped cache in front of the map: most events are of a few threads.
+	 * thread_new() puts every new thread in it, so a key found is the current thread. */
 	uint64_t *slot = m->tcache[ev->tid & (TCACHE - 1)];
-	if (slot[0] == key && slot[1] < m->nthreads && m->threads[slot[1]].tid == ev->tid &&
-	    m->threads[slot[1]].pid == p->pid) {
+	if (slot[0] == key && slot[1] < m->nthreads) {
 		th = &m->threads[slot[1]];
 	} else if (ctr_u64map_get(&m->by_id, key, &idx)) {
 		th = &m->threads[idx - 1];
