@@ -38,6 +38,7 @@ static struct {
 	char token[256];
 	double max_seconds;
 	int capturing; /* an HTTP capture is running */
+	struct http_sink *active; /* its sink */
 } H = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 /* ---- the sink of one capture: a queue of byte blocks for its connection ---- */
@@ -55,6 +56,7 @@ struct http_sink {
 	struct block *head, *tail;
 	uint64_t queued;
 	int overflow;
+	int ended; /* the process is exiting: what is queued is all there will be */
 };
 
 static int http_write(struct ctr_sink *s, const void *a, size_t alen, const void *b, size_t blen)
@@ -166,7 +168,7 @@ static ssize_t capture_read(void *cls, uint64_t pos, char *buf, size_t max)
 			return (ssize_t)n;
 		}
 		int overflow = h->overflow;
-		if (c->stopped || overflow) {
+		if (c->stopped || overflow || h->ended) {
 			pthread_mutex_unlock(&h->lock);
 			return overflow ? MHD_CONTENT_READER_END_WITH_ERROR
 					: MHD_CONTENT_READER_END_OF_STREAM;
@@ -191,11 +193,12 @@ static void capture_free(void *cls)
 {
 	struct capture *c = cls;
 	capture_stop(c);
-	c->sink->base.release(&c->sink->base);
-	free(c);
 	pthread_mutex_lock(&H.lock);
 	H.capturing = 0;
+	H.active = NULL;
 	pthread_mutex_unlock(&H.lock);
+	c->sink->base.release(&c->sink->base);
+	free(c);
 }
 
 /* ---- plain answers ---- */
@@ -395,6 +398,9 @@ static enum MHD_Result serve_trace(struct MHD_Connection *conn)
 	}
 	c->sink = h;
 	c->deadline = ctr_mono_ns() + (uint64_t)(seconds * 1e9);
+	pthread_mutex_lock(&H.lock);
+	H.active = h;
+	pthread_mutex_unlock(&H.lock);
 	const union MHD_ConnectionInfo *ci =
 		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 	c->fd = ci ? ci->connect_fd : -1;
@@ -610,4 +616,32 @@ void ctr_http_forget(void)
 	pthread_mutex_init(&H.lock, NULL);
 	H.daemon = NULL;
 	H.capturing = 0;
+	H.active = NULL;
+}
+
+/*
+ * The process exits during a capture, after its last generation was queued: end the
+ * response there, so the client gets a whole trace and a finished response, and give the
+ * server up to @timeout_ms to send it. A client that does not read is not waited for longer.
+ */
+void ctr_http_process_exit(int timeout_ms)
+{
+	pthread_mutex_lock(&H.lock);
+	struct http_sink *h = H.active;
+	if (h) {
+		pthread_mutex_lock(&h->lock);
+		h->ended = 1;
+		pthread_cond_signal(&h->more);
+		pthread_mutex_unlock(&h->lock);
+	}
+	pthread_mutex_unlock(&H.lock);
+	for (int waited = 0; h && waited < timeout_ms; waited += 5) {
+		pthread_mutex_lock(&H.lock);
+		int busy = H.capturing;
+		pthread_mutex_unlock(&H.lock);
+		if (!busy)
+			break;
+		struct timespec ts = { 0, 5 * 1000000L };
+		nanosleep(&ts, NULL);
+	}
 }

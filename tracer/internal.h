@@ -223,6 +223,7 @@ int ctr_write_fd_cb(void *ud, const void *p, size_t n);
 
 /* http.c */
 void ctr_http_forget(void);
+void ctr_http_process_exit(int timeout_ms);
 
 /* thread.c: the tracer's own threads (writer, HTTP server) */
 void ctr_internal_thread(int add);

@@ -485,6 +485,7 @@ void ctr_process_exit(void)
 	if (pthread_mutex_timedlock(&ctr_g.ctl, &ts) == 0) {
 		ctr_capture_stop_all(2000);
 		pthread_mutex_unlock(&ctr_g.ctl);
+		ctr_http_process_exit(2000);
 	}
 	ctr_tls.busy--;
 }

@@ -1,0 +1,481 @@
+/*
+ * Workload: programs that are hard on a tracer living inside them, one per mode. Each
+ * prints one line whose content does not depend on timing, and exits with a known status,
+ * so a run under ctrace can be compared with a bare run.
+ *
+ * Usage: torture MODE   (TORTURE_START_DELAY_MS=N: wait that long first)
+ *   threads    2,000 short-lived threads, 50 alive at a time, created and exiting at once
+ *   lockexit   a thread exits holding a mutex; others then try it (busy, timed out)
+ *   forkexec   fork while 4 threads churn a lock and a condvar, the child execs echo
+ *   spawn      vfork + exec, and posix_spawn, of /bin/echo and /bin/true
+ *   signals    1 kHz SIGALRM whose handler calls write and malloc while threads block
+ *              in read, nanosleep, condvar waits and contended locks
+ *   longjmp    a SIGUSR1 handler siglongjmps out of a blocked read, 200 times, then
+ *              the thread goes on making traced calls
+ *   exitthread a non-main thread calls exit(3) while the others block
+ *   dlopen     dlopen a library whose function makes threads, call it, dlclose; 20 times
+ *   flood      8 threads make events as fast as they can for 1 s (run it with a small
+ *              CTRACE_BUFFER: events are dropped and counted, the program is not slowed)
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- threads ---- */
+
+static _Atomic int finished;
+
+static void *short_life(void *arg)
+{
+	finished++;
+	return arg;
+}
+
+static int mode_threads(void)
+{
+	pthread_t t[50];
+	for (int wave = 0; wave < 40; wave++) {
+		for (int i = 0; i < 50; i++)
+			if (pthread_create(&t[i], NULL, short_life, NULL) != 0)
+				return 1;
+		for (int i = 0; i < 50; i++)
+			pthread_join(t[i], NULL);
+	}
+	printf("threads: %d finished\n", (int)finished);
+	return 0;
+}
+
+/* ---- lockexit ---- */
+
+static pthread_mutex_t held = PTHREAD_MUTEX_INITIALIZER;
+
+static void *take_and_exit(void *arg)
+{
+	pthread_mutex_lock(&held);
+	pthread_exit(arg); /* never unlocks */
+}
+
+static int mode_lockexit(void)
+{
+	pthread_t t;
+	pthread_create(&t, NULL, take_and_exit, NULL);
+	pthread_join(t, NULL);
+	int busy = pthread_mutex_trylock(&held);
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += 50 * 1000 * 1000;
+	if (until.tv_nsec >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
+	int timed = pthread_mutex_timedlock(&held, &until);
+	printf("lockexit: trylock %s, timedlock %s\n", busy == EBUSY ? "EBUSY" : "other",
+	       timed == ETIMEDOUT ? "ETIMEDOUT" : "other");
+	return 0;
+}
+
+/* ---- forkexec ---- */
+
+static pthread_mutex_t churn_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t churn_cond = PTHREAD_COND_INITIALIZER;
+static _Atomic int churn_stop;
+static long churn_count;
+
+static void *churn(void *arg)
+{
+	while (!churn_stop) {
+		pthread_mutex_lock(&churn_lock);
+		churn_count++;
+		pthread_cond_broadcast(&churn_cond);
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 100 * 1000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&churn_cond, &churn_lock, &ts);
+		pthread_mutex_unlock(&churn_lock);
+	}
+	return arg;
+}
+
+static int mode_forkexec(void)
+{
+	pthread_t t[4];
+	for (int i = 0; i < 4; i++)
+		pthread_create(&t[i], NULL, churn, NULL);
+	int ok = 0;
+	for (int i = 0; i < 10; i++) {
+		usleep(20 * 1000);
+		fflush(stdout);
+		pid_t pid = fork();
+		if (pid == 0) {
+			/* The child has one thread; the lock may have been held at the fork. */
+			int fd = open("/dev/null", O_WRONLY);
+			if (fd >= 0) {
+				dup2(fd, 1);
+				close(fd);
+			}
+			execl("/bin/echo", "echo", "child", (char *)NULL);
+			_exit(127);
+		}
+		int st;
+		if (pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0)
+			ok++;
+	}
+	churn_stop = 1;
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	printf("forkexec: %d of 10 children exec'd and exited 0\n", ok);
+	return 0;
+}
+
+/* ---- spawn ---- */
+
+/* vfork + exec /bin/true: 1 when it exited 0. Alone in its function (vfork returns twice). */
+static __attribute__((noinline)) int vfork_true(void)
+{
+	char *const true_argv[] = { "true", NULL };
+	pid_t pid = vfork();
+	if (pid == 0) {
+		execv("/bin/true", true_argv);
+		_exit(127);
+	}
+	int st;
+	return pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+static int mode_spawn(void)
+{
+	int vok = 0, sok = 0;
+	char *const echo_argv[] = { "echo", "spawned", NULL };
+	for (int i = 0; i < 10; i++) {
+		vok += vfork_true();
+		pid_t pid;
+		int st;
+		posix_spawn_file_actions_t fa;
+		posix_spawn_file_actions_init(&fa);
+		posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+		if (posix_spawn(&pid, "/bin/echo", &fa, NULL, echo_argv, environ) == 0 &&
+		    waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0)
+			sok++;
+		posix_spawn_file_actions_destroy(&fa);
+	}
+	printf("spawn: vfork %d of 10, posix_spawn %d of 10\n", vok, sok);
+	return 0;
+}
+
+/* ---- signals ---- */
+
+static int sig_fd;
+static _Atomic long handled;
+static int sig_pipe[2];
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	int saved = errno;
+	char *p = malloc(64);
+	if (p) {
+		memset(p, 'x', 64);
+		if (write(sig_fd, p, 1) == 1)
+			handled++;
+		free(p);
+	}
+	errno = saved;
+}
+
+static void *blocked_reader(void *arg)
+{
+	char c;
+	ssize_t n;
+	do
+		n = read(sig_pipe[0], &c, 1);
+	while (n < 0 && errno == EINTR);
+	return arg;
+}
+
+static void *sleeper(void *arg)
+{
+	for (int i = 0; i < 100; i++) {
+		struct timespec ts = { 0, 3 * 1000 * 1000 };
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+	}
+	return arg;
+}
+
+static long locked;
+
+static void *locker(void *arg)
+{
+	for (int i = 0; i < 2000; i++) {
+		pthread_mutex_lock(&churn_lock);
+		locked++;
+		pthread_mutex_unlock(&churn_lock);
+	}
+	return arg;
+}
+
+static int mode_signals(void)
+{
+	sig_fd = open("/dev/null", O_WRONLY);
+	if (sig_fd < 0 || pipe(sig_pipe) < 0)
+		return 1;
+	struct sigaction sa = { .sa_handler = on_alarm, .sa_flags = SA_RESTART };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGALRM, &sa, NULL);
+	struct itimerval it = { { 0, 1000 }, { 0, 1000 } };
+	setitimer(ITIMER_REAL, &it, NULL);
+	pthread_t r, s, l[2];
+	pthread_create(&r, NULL, blocked_reader, NULL);
+	pthread_create(&s, NULL, sleeper, NULL);
+	for (int i = 0; i < 2; i++)
+		pthread_create(&l[i], NULL, locker, NULL);
+	churn_stop = 0;
+	pthread_t c;
+	pthread_create(&c, NULL, churn, NULL);
+	pthread_join(s, NULL);
+	for (int i = 0; i < 2; i++)
+		pthread_join(l[i], NULL);
+	churn_stop = 1;
+	pthread_join(c, NULL);
+	if (write(sig_pipe[1], "x", 1) != 1)
+		return 1;
+	pthread_join(r, NULL);
+	struct itimerval off = { { 0, 0 }, { 0, 0 } };
+	setitimer(ITIMER_REAL, &off, NULL);
+	printf("signals: handlers ran %s, locks %ld\n", handled > 10 ? "many times" : "too few",
+	       locked);
+	return 0;
+}
+
+/* ---- longjmp ---- */
+
+static sigjmp_buf jump;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	siglongjmp(jump, 1);
+}
+
+static pthread_t jumper_thread;
+static _Atomic int jumper_ready;
+
+static void *jumper(void *arg)
+{
+	int fds[2];
+	if (pipe(fds) < 0)
+		return NULL;
+	volatile int jumps = 0; /* kept across siglongjmp */
+	while (jumps < 200) {
+		if (sigsetjmp(jump, 1)) {
+			jumps++;
+			continue;
+		}
+		jumper_ready = 1;
+		char c;
+		if (read(fds[0], &c, 1) < 0) /* blocks until the signal jumps out */
+			break;
+	}
+	jumper_ready = 0;
+	/* After all that the thread still makes ordinary traced calls. */
+	int ok = 0;
+	for (int i = 0; i < 100; i++) {
+		if (write(fds[1], "y", 1) == 1) {
+			char c;
+			if (read(fds[0], &c, 1) == 1 && c == 'y')
+				ok++;
+		}
+	}
+	close(fds[0]);
+	close(fds[1]);
+	*(int *)arg = jumps * 1000 + ok;
+	return arg;
+}
+
+static int mode_longjmp(void)
+{
+	struct sigaction sa = { .sa_handler = on_usr1 };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR1, &sa, NULL);
+	int result = 0;
+	pthread_create(&jumper_thread, NULL, jumper, &result);
+	for (int sent = 0; sent < 200;) {
+		if (!jumper_ready) {
+			usleep(100);
+			continue;
+		}
+		jumper_ready = 0;
+		usleep(200); /* let it block in read */
+		pthread_kill(jumper_thread, SIGUSR1);
+		sent++;
+	}
+	pthread_join(jumper_thread, NULL);
+	printf("longjmp: %d jumps out of read, then %d of 100 echoes\n", result / 1000,
+	       result % 1000);
+	return 0;
+}
+
+/* ---- exitthread ---- */
+
+static int exit_pipe[2];
+static pthread_mutex_t never = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t never_cond = PTHREAD_COND_INITIALIZER;
+
+static void *block_read(void *arg)
+{
+	char c;
+	if (read(exit_pipe[0], &c, 1) < 0)
+		return NULL;
+	return arg;
+}
+
+static void *block_cond(void *arg)
+{
+	pthread_mutex_lock(&never);
+	for (;;)
+		pthread_cond_wait(&never_cond, &never);
+	return arg;
+}
+
+static void *exiter(void *arg)
+{
+	usleep(100 * 1000);
+	printf("exitthread: exiting from a thread\n");
+	fflush(stdout);
+	exit(3);
+	return arg;
+}
+
+static int mode_exitthread(void)
+{
+	if (pipe(exit_pipe) < 0)
+		return 1;
+	pthread_t t;
+	pthread_create(&t, NULL, block_read, NULL);
+	pthread_create(&t, NULL, block_cond, NULL);
+	pthread_create(&t, NULL, exiter, NULL);
+	char c;
+	if (read(exit_pipe[0], &c, 1) < 0) /* the main thread blocks too */
+		return 1;
+	return 1;
+}
+
+/* ---- dlopen ---- */
+
+static int mode_dlopen(const char *self)
+{
+	char path[4200];
+	const char *slash = strrchr(self, '/');
+	snprintf(path, sizeof(path), "%.*slibtorture_plugin.so", slash ? (int)(slash - self + 1) : 0,
+		 self);
+	int total = 0;
+	for (int i = 0; i < 20; i++) {
+		void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+		if (!h) {
+			printf("dlopen: %s\n", dlerror());
+			return 1;
+		}
+		int (*run)(int) = (int (*)(int))dlsym(h, "plugin_run");
+		if (!run)
+			return 1;
+		total += run(4);
+		dlclose(h);
+	}
+	printf("dlopen: 20 loads, %d threads ran\n", total);
+	return 0;
+}
+
+/* ---- flood ---- */
+
+static pthread_cond_t nobody = PTHREAD_COND_INITIALIZER;
+static _Atomic int flood_go;
+
+static void *flood(void *arg)
+{
+	long *n = arg;
+	while (!flood_go)
+		;
+	double end = now_s() + 1.0;
+	while (now_s() < end)
+		for (int i = 0; i < 1000; i++) {
+			pthread_cond_signal(&nobody); /* one event each, no waiter */
+			(*n)++;
+		}
+	return arg;
+}
+
+static int mode_flood(void)
+{
+	pthread_t t[8];
+	long n[8] = { 0 };
+	for (int i = 0; i < 8; i++)
+		pthread_create(&t[i], NULL, flood, &n[i]);
+	flood_go = 1;
+	long total = 0;
+	for (int i = 0; i < 8; i++) {
+		pthread_join(t[i], NULL);
+		total += n[i];
+	}
+	/* The rate depends on the machine; stderr has it, stdout what does not change. */
+	fprintf(stderr, "flood: %.1f M signals/s\n", (double)total / 1e6);
+	printf("flood: 8 threads signalled for 1 s\n");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 2) {
+		fprintf(stderr, "usage: torture MODE\n");
+		return 2;
+	}
+	const char *m = argv[1];
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	/* Time for a test to start an HTTP capture before the mode runs. */
+	const char *delay = getenv("TORTURE_START_DELAY_MS");
+	if (delay)
+		usleep((useconds_t)atoi(delay) * 1000);
+	if (strcmp(m, "threads") == 0)
+		return mode_threads();
+	if (strcmp(m, "lockexit") == 0)
+		return mode_lockexit();
+	if (strcmp(m, "forkexec") == 0)
+		return mode_forkexec();
+	if (strcmp(m, "spawn") == 0)
+		return mode_spawn();
+	if (strcmp(m, "signals") == 0)
+		return mode_signals();
+	if (strcmp(m, "longjmp") == 0)
+		return mode_longjmp();
+	if (strcmp(m, "exitthread") == 0)
+		return mode_exitthread();
+	if (strcmp(m, "dlopen") == 0)
+		return mode_dlopen(argv[0]);
+	if (strcmp(m, "flood") == 0)
+		return mode_flood();
+	fprintf(stderr, "torture: unknown mode %s\n", m);
+	return 2;
+}
