@@ -87,10 +87,11 @@ struct ctr_slot *ctr_slot_acquire(void)
 	for (s = atomic_load_explicit(&ctr_g.slots, memory_order_acquire); s; s = s->next) {
 		int expect = CTR_SLOT_FREE;
 		if (atomic_load_explicit(&s->state, memory_order_relaxed) == CTR_SLOT_FREE &&
-		    atomic_compare_exchange_strong_explicit(&s->state, &expect, CTR_SLOT_LIVE,
+		    atomic_compare_exchange_strong_explicit(&s->state, &expect, CTR_SLOT_BINDING,
 							    memory_order_acquire,
 							    memory_order_relaxed)) {
 			slot_bind(s);
+			atomic_store_explicit(&s->state, CTR_SLOT_LIVE, memory_order_release);
 			return s;
 		}
 	}
@@ -101,8 +102,8 @@ struct ctr_slot *ctr_slot_acquire(void)
 	}
 	memset(s, 0, sizeof(*s));
 	s->perf_fd = -1;
-	atomic_store_explicit(&s->state, CTR_SLOT_LIVE, memory_order_relaxed);
 	slot_bind(s);
+	atomic_store_explicit(&s->state, CTR_SLOT_LIVE, memory_order_relaxed); /* published below */
 	struct ctr_slot *head = atomic_load_explicit(&ctr_g.slots, memory_order_relaxed);
 	do {
 		s->next = head;

@@ -30,7 +30,10 @@
 /* Largest event the fast path writes: type + time + 8 varints. */
 #define CTR_EV_MAX (1 + 9 * CTR_VARINT_MAX)
 
-enum ctr_slot_state { CTR_SLOT_FREE = 0, CTR_SLOT_LIVE = 1, CTR_SLOT_DEAD = 2 };
+/* FREE -> BINDING (a thread claimed it and is filling it in) -> LIVE (published with a
+ * release store: whoever sees LIVE with an acquire load sees its fields) -> DEAD (the
+ * thread exited) -> FREE (the writer drained it). */
+enum ctr_slot_state { CTR_SLOT_FREE = 0, CTR_SLOT_LIVE = 1, CTR_SLOT_DEAD = 2, CTR_SLOT_BINDING = 3 };
 
 struct ctr_slot {
 	/* Written by the owning thread only. */

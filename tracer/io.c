@@ -146,6 +146,18 @@ static void *next_fn(const char *name)
 	return dlsym(RTLD_NEXT, name);
 }
 
+/* The next definition of @name, resolved on first use into @slot: threads that race store
+ * the same value, and relaxed atomics say so. */
+#define NEXT(slot, name)                                                                   \
+	__extension__({                                                                    \
+		__typeof__(slot) f_ = __atomic_load_n(&(slot), __ATOMIC_RELAXED);          \
+		if (unlikely(!f_)) {                                                       \
+			f_ = (__typeof__(slot))next_fn(name);                              \
+			__atomic_store_n(&(slot), f_, __ATOMIC_RELAXED);                    \
+		}                                                                          \
+		f_;                                                                        \
+	})
+
 /*
  * One wrapper: the real function resolved on first use, the call's state, and its
  * events. ret < 0 (or -1) means failure with errno, except where noted.
@@ -153,9 +165,8 @@ static void *next_fn(const char *name)
 #define IO_WRAP(ret_t, name, call, reason, fdexpr, params, args)                       \
 	CTR_WRAP ret_t name params                                                     \
 	{                                                                              \
-		static ret_t(*real_) params;                                            \
-		if (unlikely(!real_))                                                   \
-			real_ = (ret_t(*) params)next_fn(#name);                        \
+		static ret_t(*real_slot) params; \
+		ret_t(*real_) params = NEXT(real_slot, #name); \
 		struct ctr_episode c_;                                                  \
 		int fd_ = (fdexpr);                                                    \
 		ctr_call_begin(&c_, CTR_CLASS_IO, call, reason, fd_, kind_if_traced(fd_)); \
@@ -230,9 +241,8 @@ IO_WRAP(int, usleep, CTR_CALL_USLEEP, SLEEP, -1, (useconds_t u), (u))
 /* sleep returns the seconds left, never an error; clock_nanosleep returns the error. */
 CTR_WRAP unsigned int sleep(unsigned int secs)
 {
-	static unsigned int (*real)(unsigned int);
-	if (unlikely(!real))
-		real = (unsigned int (*)(unsigned int))next_fn("sleep");
+	static unsigned int (*real_slot)(unsigned int);
+	unsigned int (*real)(unsigned int) = NEXT(real_slot, "sleep");
 	struct ctr_episode c;
 	ctr_call_begin(&c, CTR_CLASS_IO, CTR_CALL_SLEEP, SLEEP, -1, 0);
 	unsigned int r = real(secs);
@@ -245,10 +255,9 @@ CTR_WRAP unsigned int sleep(unsigned int secs)
 CTR_WRAP int clock_nanosleep(clockid_t clk, int flags, const struct timespec *a,
 			     struct timespec *b)
 {
-	static int (*real)(clockid_t, int, const struct timespec *, struct timespec *);
-	if (unlikely(!real))
-		real = (int (*)(clockid_t, int, const struct timespec *, struct timespec *))next_fn(
-			"clock_nanosleep");
+	static int (*real_slot)(clockid_t, int, const struct timespec *, struct timespec *);
+	int (*real)(clockid_t, int, const struct timespec *, struct timespec *) = NEXT(
+		real_slot, "clock_nanosleep");
 	struct ctr_episode c;
 	ctr_call_begin(&c, CTR_CLASS_IO, CTR_CALL_CLOCK_NANOSLEEP, SLEEP, -1, 0);
 	int r = real(clk, flags, a, b);
@@ -262,9 +271,8 @@ CTR_WRAP int clock_nanosleep(clockid_t clk, int flags, const struct timespec *a,
 #define NEWFD_WRAP(name, call, params, args)                                          \
 	CTR_WRAP int name params                                                      \
 	{                                                                             \
-		static int(*real) params;                                             \
-		if (unlikely(!real))                                                  \
-			real = (int(*) params)next_fn(#name);                         \
+		static int(*real_slot) params; \
+		int(*real) params = NEXT(real_slot, #name); \
 		struct ctr_episode c;                                                 \
 		ctr_call_begin(&c, CTR_CLASS_IO, call, IO, fd, kind_if_traced(fd));   \
 		int r = real args;                                                    \
@@ -288,9 +296,8 @@ static mode_t open_mode(int flags, va_list ap)
 #define OPEN_WRAP(name, call, dirparam, dirarg)                                        \
 	CTR_WRAP int name(dirparam const char *path, int flags, ...)                   \
 	{                                                                              \
-		static int (*real)(dirparam const char *, int, ...);                   \
-		if (unlikely(!real))                                                   \
-			real = (int (*)(dirparam const char *, int, ...))next_fn(#name); \
+		static int (*real_slot)(dirparam const char *, int, ...); \
+		int (*real)(dirparam const char *, int, ...) = NEXT(real_slot, #name); \
 		va_list ap;                                                            \
 		va_start(ap, flags);                                                   \
 		mode_t mode = open_mode(flags, ap);                                    \
@@ -314,9 +321,8 @@ OPEN_WRAP(openat64, CTR_CALL_OPENAT, int dirfd COMMA_, dirfd COMMA_)
 
 CTR_WRAP int close(int fd)
 {
-	static int (*real)(int);
-	if (unlikely(!real))
-		real = (int (*)(int))next_fn("close");
+	static int (*real_slot)(int);
+	int (*real)(int) = NEXT(real_slot, "close");
 	if (unlikely(is_guarded(fd))) {
 		if (!ctr_tls.busy)
 			return 0; /* the tracer's: as if closed, and it goes on */
@@ -349,17 +355,15 @@ static int guard_pipe(int r, int fds[2])
 
 CTR_WRAP int pipe(int fds[2])
 {
-	static int (*real)(int *);
-	if (unlikely(!real))
-		real = (int (*)(int *))next_fn("pipe");
+	static int (*real_slot)(int *);
+	int (*real)(int *) = NEXT(real_slot, "pipe");
 	return guard_pipe(real(fds), fds);
 }
 
 CTR_WRAP int pipe2(int fds[2], int flags)
 {
-	static int (*real)(int *, int);
-	if (unlikely(!real))
-		real = (int (*)(int *, int))next_fn("pipe2");
+	static int (*real_slot)(int *, int);
+	int (*real)(int *, int) = NEXT(real_slot, "pipe2");
 	return guard_pipe(real(fds, flags), fds);
 }
 
@@ -395,9 +399,8 @@ CTR_WRAP void closefrom(int lowfd)
 /* dup2/dup3 replace the target descriptor: forget what it was. Not recorded as calls. */
 CTR_WRAP int dup2(int old, int new)
 {
-	static int (*real)(int, int);
-	if (unlikely(!real))
-		real = (int (*)(int, int))next_fn("dup2");
+	static int (*real_slot)(int, int);
+	int (*real)(int, int) = NEXT(real_slot, "dup2");
 	int r = real(old, new);
 	fd_forget(new);
 	return r;
@@ -405,9 +408,8 @@ CTR_WRAP int dup2(int old, int new)
 
 CTR_WRAP int dup3(int old, int new, int flags)
 {
-	static int (*real)(int, int, int);
-	if (unlikely(!real))
-		real = (int (*)(int, int, int))next_fn("dup3");
+	static int (*real_slot)(int, int, int);
+	int (*real)(int, int, int) = NEXT(real_slot, "dup3");
 	int r = real(old, new, flags);
 	fd_forget(new);
 	return r;
@@ -419,9 +421,8 @@ CTR_WRAP int dup3(int old, int new, int flags)
  */
 CTR_WRAP long syscall(long nr, ...)
 {
-	static long (*real)(long, ...);
-	if (unlikely(!real))
-		real = (long (*)(long, ...))next_fn("syscall");
+	static long (*real_slot)(long, ...);
+	long (*real)(long, ...) = NEXT(real_slot, "syscall");
 	va_list ap;
 	va_start(ap, nr);
 	long a1 = va_arg(ap, long), a2 = va_arg(ap, long), a3 = va_arg(ap, long);

@@ -70,6 +70,13 @@ static void *internal_trampoline(void *p)
 CTR_WRAP int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
 			       void *(*fn)(void *), void *arg)
 {
+#ifdef __SANITIZE_THREAD__
+	/* The ThreadSanitizer build (tests only): TSan's interceptor called this one, and its
+	 * start routine must be the first code of the new thread, so no trampoline goes in
+	 * front of it. Threads take their slot at their first event instead, and give it back
+	 * at exit through the slot key's destructor. */
+	return CTR_REAL(pthread_create)(thread, attr, fn, arg);
+#endif
 	if (unlikely(ctr_tls.busy || ctr_tls.state == 2)) {
 		/* Created by the tracer, or by one of its threads. */
 		int nested = ctr_tls.busy++;
@@ -119,7 +126,7 @@ static void name_event(uint32_t tid, const char *name, size_t max)
 static uint32_t tid_of(pthread_t t)
 {
 	for (struct ctr_slot *s = atomic_load(&ctr_g.slots); s; s = s->next)
-		if (atomic_load_explicit(&s->state, memory_order_relaxed) == CTR_SLOT_LIVE &&
+		if (atomic_load_explicit(&s->state, memory_order_acquire) == CTR_SLOT_LIVE &&
 		    pthread_equal(s->self, t))
 			return s->tid;
 	return 0;

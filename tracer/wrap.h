@@ -27,11 +27,13 @@ static inline void ctr_state_set(struct ctr_slot *s, uint32_t call, uint32_t rea
 	uint32_t q = atomic_load_explicit(&s->st_seq, memory_order_relaxed);
 	atomic_store_explicit(&s->st_seq, q + 1, memory_order_relaxed);
 	atomic_thread_fence(memory_order_release);
-	s->st_call = call;
-	s->st_reason = reason;
-	s->st_obj = obj;
-	s->st_since = since;
-	s->st_coarse = coarse;
+	/* Relaxed atomic stores (plain moves on x86): a capture's snapshot reads them from
+	 * the writer thread, bracketed by st_seq. */
+	__atomic_store_n(&s->st_call, call, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->st_reason, reason, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->st_obj, obj, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->st_since, since, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->st_coarse, coarse, __ATOMIC_RELAXED);
 	atomic_store_explicit(&s->st_seq, q + 2, memory_order_release);
 }
 
@@ -40,7 +42,7 @@ static inline void ctr_state_clear(struct ctr_slot *s)
 	uint32_t q = atomic_load_explicit(&s->st_seq, memory_order_relaxed);
 	atomic_store_explicit(&s->st_seq, q + 1, memory_order_relaxed);
 	atomic_thread_fence(memory_order_release);
-	s->st_call = 0;
+	__atomic_store_n(&s->st_call, 0, __ATOMIC_RELAXED);
 	atomic_store_explicit(&s->st_seq, q + 2, memory_order_release);
 }
 

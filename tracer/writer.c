@@ -289,13 +289,15 @@ static void drain_slot(struct ctr_slot *s, int keep)
 {
 	uint64_t head = atomic_load_explicit(&s->pub_head, memory_order_acquire);
 	uint64_t tail = atomic_load_explicit(&s->tail, memory_order_relaxed);
-	uint64_t size = s->mask + 1;
 	uint64_t ticks = s->w_ticks, base = s->w_ticks, first = 0;
 	size_t len = 0;
 	uint64_t n = 0;
 
-	if (head == tail || !s->data)
+	if (head == tail ||
+	    !atomic_load_explicit((_Atomic(uint8_t *) *)&s->data, memory_order_acquire))
 		goto freed;
+	/* The ring's size was set before its first event was published (ring_map). */
+	uint64_t size = s->mask + 1;
 	if (head - tail > size || stage_reserve(head - tail) < 0) {
 		/* Cannot happen unless memory is short: drop the lot, but count it. */
 		atomic_fetch_add(&ctr_g.lost_noslot, 1);
@@ -367,9 +369,11 @@ static void drain_all(int keep)
 static void alloc_stats(uint64_t ticks)
 {
 	for (struct ctr_slot *s = atomic_load_explicit(&ctr_g.slots, memory_order_acquire); s;
-	     s = s->next)
-		if (atomic_load_explicit(&s->state, memory_order_acquire) != CTR_SLOT_FREE)
+	     s = s->next) {
+		int st = atomic_load_explicit(&s->state, memory_order_acquire);
+		if (st == CTR_SLOT_LIVE || st == CTR_SLOT_DEAD)
 			slot_alloc_stats(s, ticks);
+	}
 }
 
 /* The kernel's totals for every live thread (at the end of a capture). */
@@ -451,16 +455,18 @@ static int blocked_state(uint32_t tid, uint64_t a[5])
 {
 	for (struct ctr_slot *s = atomic_load_explicit(&ctr_g.slots, memory_order_acquire); s;
 	     s = s->next) {
-		if (s->tid != tid ||
-		    atomic_load_explicit(&s->state, memory_order_acquire) != CTR_SLOT_LIVE)
+		if (atomic_load_explicit(&s->state, memory_order_acquire) != CTR_SLOT_LIVE ||
+		    s->tid != tid)
 			continue;
 		for (int tries = 0; tries < 100; tries++) {
 			uint32_t q = atomic_load_explicit(&s->st_seq, memory_order_acquire);
 			if (q & 1)
 				continue;
-			uint32_t call = s->st_call, reason = s->st_reason;
-			uint64_t obj = s->st_obj, since = s->st_since;
-			uint32_t coarse = s->st_coarse;
+			uint32_t call = __atomic_load_n(&s->st_call, __ATOMIC_RELAXED);
+			uint32_t reason = __atomic_load_n(&s->st_reason, __ATOMIC_RELAXED);
+			uint64_t obj = __atomic_load_n(&s->st_obj, __ATOMIC_RELAXED);
+			uint64_t since = __atomic_load_n(&s->st_since, __ATOMIC_RELAXED);
+			uint32_t coarse = __atomic_load_n(&s->st_coarse, __ATOMIC_RELAXED);
 			atomic_thread_fence(memory_order_acquire);
 			if (atomic_load_explicit(&s->st_seq, memory_order_relaxed) != q)
 				continue;
@@ -665,7 +671,15 @@ static int writer_start(struct ctr_sink *first)
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
+#ifdef __SANITIZE_THREAD__
+	/* Through the interposable symbol, so that ThreadSanitizer's interceptor sees the
+	 * thread start; ctrace's own wrapper, which it calls next, takes it as internal. */
+	ctr_tls.busy++;
+	int rc = pthread_create(&W.thread, NULL, writer_main, NULL);
+	ctr_tls.busy--;
+#else
 	int rc = CTR_REAL(pthread_create)(&W.thread, NULL, writer_main, NULL);
+#endif
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc != 0) {
 		W.sinks = NULL;
