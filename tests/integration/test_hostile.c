@@ -5,14 +5,11 @@
  * analyse (`ctrace stats`). The flood mode, with tiny buffers, must count what it drops.
  * Arguments: the ctrace binary, the workloads build directory, libctrace.so.
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -81,28 +78,6 @@ static void recorded(const char *mode, const struct run *b, char *const env[], i
 	free(r.out);
 }
 
-static int free_port(void)
-{
-	int s = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(a);
-	if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-	    getsockname(s, (struct sockaddr *)&a, &len) < 0)
-		CT_FAIL("no free port: %s", strerror(errno));
-	close(s);
-	return ntohs(a.sin_port);
-}
-
-static int can_connect(int port)
-{
-	int s = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	int ok = connect(s, (struct sockaddr *)&a, sizeof(a)) == 0;
-	close(s);
-	return ok;
-}
-
 /* The "events" count of a stats JSON document. */
 static long long events_in(const char *json)
 {
@@ -115,7 +90,7 @@ static long long events_in(const char *json)
  * @min_events events. */
 static void captured(const char *mode, const struct run *b, long long min_events)
 {
-	int port = free_port();
+	int port = tt_free_port();
 	char http[64], preload[4300], out_path[4300], cap[4300], url[128];
 	snprintf(http, sizeof(http), "CTRACE_HTTP=127.0.0.1:%d", port);
 	snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", lib);
@@ -138,7 +113,10 @@ static void captured(const char *mode, const struct run *b, long long min_events
 	}
 	int connected = 0;
 	for (int i = 0; i < 500 && !connected; i++) {
-		connected = can_connect(port);
+		int fd = tt_connect(port);
+		connected = fd >= 0;
+		if (connected)
+			close(fd);
 		if (!connected)
 			usleep(10 * 1000);
 	}

@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <ctrace/trace.h>
 
@@ -40,6 +41,15 @@ int tt_has_pid(const struct tt_trace *t, uint32_t pid);
  * stdout into @out (malloc'd, NUL-terminated; may be NULL). @return the wait status.
  */
 int tt_run(char *const argv[], char *const env[], char **out);
+
+/* A loopback TCP port nothing listens on (bound and released). */
+int tt_free_port(void);
+/* A socket connected to 127.0.0.1:@port, or -1. */
+int tt_connect(int port);
+/* A /proc/PID/status field (Threads, VmRSS in kB...), or -1. */
+long tt_status_field(pid_t pid, const char *key);
+/* How many descriptors @pid has open, or -1. */
+int tt_count_fds(pid_t pid);
 
 /* A fresh temporary directory; the caller removes it with tt_rmrf. */
 char *tt_tmpdir(void);
