@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Install what ctrace needs to build and test, from Debian's archive, only when missing.
 # Debian 12 (bookworm); run as root, or with sudo available.
-# Usage: deps.sh [--test] [--missing]   (--test: also what the tests use; --missing: only
-# print the packages that are missing, install nothing)
+# Usage: deps.sh [--test] [--bench] [--missing]   (--test: also what the tests use; --bench:
+# also what tests/bench/run compares with; --missing: only print the packages that are
+# missing, install nothing)
 set -euo pipefail
 test_deps=0
+bench_deps=0
 list_only=0
 for a in "$@"; do
 	case "$a" in
 	--test) test_deps=1 ;;
+	--bench) bench_deps=1 ;;
 	--missing) list_only=1 ;;
 	*) echo "deps.sh: unknown option $a" >&2; exit 2 ;;
 	esac
@@ -19,6 +22,8 @@ pkgs=(meson ninja-build pkg-config gcc libc6-dev libzstd-dev libunwind-dev libdw
 # The tests also use real consumers of ctrace's output: go tool pprof reads the profiles,
 # python3's json module the Chrome export.
 [ $test_deps = 1 ] && pkgs+=(golang-go python3 curl chromium)
+# The benchmark suite's peers: strace, LTTng's own wrappers and session daemon, redis.
+[ $bench_deps = 1 ] && pkgs+=(strace lttng-tools liblttng-ust1 babeltrace2 redis-server redis-tools)
 # node and npm for the browser tests, from Debian when the machine has none of its own
 if [ $test_deps = 1 ] && ! command -v node >/dev/null 2>&1; then
 	pkgs+=(nodejs npm)
