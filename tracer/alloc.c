@@ -714,15 +714,9 @@ static int64_t heap_gap(uint64_t rate)
 EARLY static __attribute__((noinline, noclone)) void heap_sample(void *p, uint64_t size)
 {
 	struct ctr_tls *t = &ctr_tls;
-	if (!atomic_load_explicit(&ctr_prof_ready, memory_order_relaxed)) {
-		t->heap_left = 0; /* before the tracer's constructor: ask again */
-		return;
-	}
 	uint64_t rate = atomic_load_explicit(&ctr_heap_rate, memory_order_relaxed);
-	if (rate == 0) {
-		t->heap_left = INT64_MAX; /* off: this thread will not ask again */
+	if (rate == 0)
 		return;
-	}
 	int saved = errno;
 	if (!t->heap_drawn) {
 		/* The thread's first sample point was never drawn. */
@@ -746,19 +740,29 @@ out:
 	errno = saved;
 }
 
-/* Count an allocation that returned @p (maybe NULL) for the heap profile. */
-#define HEAP_DONE(p, size)                                                              \
+/* Is the heap profile on? One relaxed load; 0 also before the tracer's constructor ran. */
+#define HEAP_ON() (atomic_load_explicit(&ctr_heap_rate, memory_order_relaxed) != 0)
+
+/* Count an allocation that returned @p (maybe NULL) for the heap profile, known to be on. */
+#define HEAP_COUNT(p, size)                                                             \
 	do {                                                                            \
 		if (likely((p) != NULL) &&                                              \
 		    unlikely((ctr_tls.heap_left -= (int64_t)(size)) <= 0))              \
 			heap_sample((p), (size));                                       \
 	} while (0)
 
+/* The same, when the heap profile may be off. */
+#define HEAP_DONE(p, size)                   \
+	do {                                 \
+		if (HEAP_ON())               \
+			HEAP_COUNT(p, size); \
+	} while (0)
+
 /* A block is freed with tracing off: a profiled one leaves the heap profile. */
-#define HEAP_FREE(p)                                       \
-	do {                                               \
-		if (unlikely(set_maybe((uintptr_t)(p))))   \
-			set_remove((uintptr_t)(p));        \
+#define HEAP_FREE(p)                                                         \
+	do {                                                                 \
+		if (HEAP_ON() && unlikely(set_maybe((uintptr_t)(p))))        \
+			set_remove((uintptr_t)(p));                          \
 	} while (0)
 
 /* ---- the wrappers ---- */
@@ -767,8 +771,14 @@ ALLOC_WRAP void *malloc(size_t size)
 {
 	void *p;
 	struct ctr_slot *s;
-	if (likely(!atomic_load_explicit(&ctr_on, memory_order_relaxed)) ||
-	    !(s = alloc_enter())) {
+	if (likely(!atomic_load_explicit(&ctr_on, memory_order_relaxed))) {
+		if (!HEAP_ON())
+			return REAL(malloc)(size);
+		p = REAL(malloc)(size);
+		HEAP_COUNT(p, size);
+		return p;
+	}
+	if (!(s = alloc_enter())) {
 		p = REAL(malloc)(size);
 	} else {
 		p = REAL(malloc)(size);
@@ -784,8 +794,14 @@ ALLOC_WRAP void *calloc(size_t n, size_t size)
 {
 	void *p;
 	struct ctr_slot *s;
-	if (likely(!atomic_load_explicit(&ctr_on, memory_order_relaxed)) ||
-	    !(s = alloc_enter())) {
+	if (likely(!atomic_load_explicit(&ctr_on, memory_order_relaxed))) {
+		if (!HEAP_ON())
+			return REAL(calloc)(n, size);
+		p = REAL(calloc)(n, size);
+		HEAP_COUNT(p, (uint64_t)n * size);
+		return p;
+	}
+	if (!(s = alloc_enter())) {
 		p = REAL(calloc)(n, size);
 	} else {
 		p = REAL(calloc)(n, size);
@@ -942,8 +958,15 @@ ALLOC_WRAP int posix_memalign(void **out, size_t align, size_t size)
 {
 	int rc;
 	struct ctr_slot *s;
-	if (likely(!atomic_load_explicit(&ctr_on, memory_order_relaxed)) ||
-	    !(s = alloc_enter())) {
+	if (likely(!atomic_load_explicit(&ctr_on, memory_order_relaxed))) {
+		if (!HEAP_ON())
+			return REAL(posix_memalign)(out, align, size);
+		rc = REAL(posix_memalign)(out, align, size);
+		if (rc == 0)
+			HEAP_COUNT(*out, size);
+		return rc;
+	}
+	if (!(s = alloc_enter())) {
 		rc = REAL(posix_memalign)(out, align, size);
 	} else {
 		rc = REAL(posix_memalign)(out, align, size);
@@ -962,8 +985,14 @@ ALLOC_WRAP int posix_memalign(void **out, size_t align, size_t size)
 	{                                                                             \
 		void *p;                                                              \
 		struct ctr_slot *s;                                                   \
-		if (likely(!atomic_load_explicit(&ctr_on, memory_order_relaxed)) ||  \
-		    !(s = alloc_enter())) {                                           \
+		if (likely(!atomic_load_explicit(&ctr_on, memory_order_relaxed))) {  \
+			if (!HEAP_ON())                                               \
+				return REAL(fn) args;                                 \
+			p = REAL(fn) args;                                            \
+			HEAP_COUNT(p, size);                                          \
+			return p;                                                     \
+		}                                                                     \
+		if (!(s = alloc_enter())) {                                           \
 			p = REAL(fn) args;                                            \
 		} else {                                                              \
 			p = REAL(fn) args;                                            \

@@ -191,7 +191,6 @@ struct ctr_prof_row {
 };
 extern _Atomic uint64_t ctr_heap_rate;          /* mean bytes between samples; 0 off */
 extern _Atomic int ctr_block_rate, ctr_mutex_rate; /* 0 off, 1 all, N one in N */
-extern _Atomic int ctr_prof_ready;              /* the rates above are set */
 void ctr_prof_init(void);
 void ctr_prof_add(int kind, uint64_t stack, const int64_t *v, unsigned n);
 /* A malloc'd copy of a profile's rows. @return 0 or CTRACE_ENOMEM. */

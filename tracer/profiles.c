@@ -32,7 +32,6 @@ static _Atomic uint64_t dropped[CTR_PROF_KINDS];
 
 _Atomic uint64_t ctr_heap_rate;
 _Atomic int ctr_block_rate, ctr_mutex_rate;
-_Atomic int ctr_prof_ready;
 
 static void rate_from_env(const char *name, _Atomic int *rate)
 {
@@ -63,7 +62,6 @@ void ctr_prof_init(void)
 	/* The heap profile samples as the allocation events do; CTRACE_ALLOC=off turns both off. */
 	atomic_store(&ctr_heap_rate,
 		     ctr_g.cfg.alloc_mode == CTR_ALLOC_OFF ? 0 : ctr_g.cfg.alloc_rate);
-	atomic_store(&ctr_prof_ready, 1);
 }
 
 static inline uint32_t slot_of(uint32_t key)
