@@ -220,6 +220,8 @@ static int by_stack(const void *a, const void *b)
 /* @now -= @before, row by row (both sorted by stack here). */
 static void subtract(struct ctr_prof_row *now, size_t n, struct ctr_prof_row *before, size_t m)
 {
+	if (!n || !m)
+		return;
 	qsort(now, n, sizeof(*now), by_stack);
 	qsort(before, m, sizeof(*before), by_stack);
 	size_t j = 0;

@@ -4,7 +4,8 @@
  * Debian's `go tool pprof -raw`, and each names the workload function it must: the CPU
  * burner's 3:1 split, the leaking allocation site, the contended mutex site, the condvar
  * waiter, the thread blocked in read. Delta profiles hold only what happened in their
- * window. Arguments: the workloads build directory, libctrace.so.
+ * window; `ctrace capture --profile` and `ctrace pprof URL` fetch them too.
+ * Arguments: the workloads build directory, libctrace.so, the ctrace binary.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -22,13 +23,14 @@
 #include "ctest.h"
 #include "tracetest.h"
 
-static const char *wl_dir, *lib;
+static const char *wl_dir, *lib, *ctrace_bin;
 static char *tmp;
 
 static struct {
 	pid_t pid;
 	FILE *in, *out;
 	char url[128];
+	char base[64];
 } T;
 
 static int free_port(void)
@@ -59,6 +61,7 @@ static void start(void)
 	char addr[64];
 	snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
 	snprintf(T.url, sizeof(T.url), "http://127.0.0.1:%d/debug/pprof", port);
+	snprintf(T.base, sizeof(T.base), "http://127.0.0.1:%d", port);
 	if (pipe(in) < 0 || pipe(out) < 0)
 		abort();
 	T.pid = fork();
@@ -436,6 +439,43 @@ static void delta_profiles_hold_only_their_window(void)
 	ASSERT_LT(n, 2000);
 }
 
+/* Run the ctrace command with @args in tmp; @return its exit status. */
+static int ctrace(const char *args)
+{
+	char cmd[8192];
+	snprintf(cmd, sizeof(cmd), "cd '%s' && '%s' %s 2>cli.err", tmp, ctrace_bin, args);
+	int st = system(cmd);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void the_cli_fetches_profiles(void)
+{
+	char args[4096];
+	snprintf(args, sizeof(args), "capture %s --profile=heap -o cli-heap.pb.gz", T.base);
+	ASSERT_EQ(ctrace(args), 0);
+	pprof_raw("cli-heap.pb.gz");
+	ASSERT_STREQ(top_leaf("inuse_space/bytes"), "leak_site");
+
+	snprintf(args, sizeof(args), "pprof --type=mutex -s 1 -o cli-mutex.pb.gz %s", T.base);
+	ASSERT_EQ(ctrace(args), 0);
+	pprof_raw("cli-mutex.pb.gz");
+	ASSERT_STREQ(top_leaf("delay/nanoseconds"), "contend_site");
+
+	snprintf(args, sizeof(args), "pprof --type=cpu -s 1 -o cli-cpu.pb.gz %s/debug/pprof/",
+		 T.base);
+	ASSERT_EQ(ctrace(args), 0);
+	pprof_raw("cli-cpu.pb.gz");
+	ASSERT_STREQ(top_leaf("cpu/nanoseconds"), "burn");
+
+	snprintf(args, sizeof(args), "pprof --type=nosuch %s", T.base);
+	ASSERT_EQ(ctrace(args), 2);
+	snprintf(args, sizeof(args), "capture %s --profile=nosuch -o x.pb.gz", T.base);
+	ASSERT_EQ(ctrace(args), 1);
+	char *e = body("cli.err");
+	ASSERT_TRUE(strstr(e, "HTTP 404: Unknown profile") != NULL);
+	free(e);
+}
+
 static void bad_requests(void)
 {
 	ASSERT_EQ(fetch("nosuch", "e.txt"), 404);
@@ -469,12 +509,13 @@ static void bad_requests(void)
 
 int main(int argc, char **argv)
 {
-	if (argc < 3)
-		CT_FAIL("usage: test_profiles WORKLOAD_DIR LIBCTRACE");
+	if (argc < 4)
+		CT_FAIL("usage: test_profiles WORKLOAD_DIR LIBCTRACE CTRACE");
 	if (system("command -v curl >/dev/null 2>&1 && command -v go >/dev/null 2>&1") != 0)
 		SKIP("needs curl and go (golang-go; tests/run installs them)");
 	wl_dir = argv[1];
 	lib = argv[2];
+	ctrace_bin = argv[3];
 	signal(SIGPIPE, SIG_IGN);
 	tmp = tt_tmpdir();
 	start();
@@ -485,6 +526,7 @@ int main(int argc, char **argv)
 	RUN(threadcreate_and_threads);
 	RUN(delta_profiles_hold_only_their_window);
 	RUN(bad_requests);
+	RUN(the_cli_fetches_profiles);
 	finish();
 	tt_rmrf(tmp);
 	return 0;
