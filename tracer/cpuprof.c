@@ -5,7 +5,9 @@
  * clock: each thread is sampled for exactly the CPU it used, and a busy thread's samples
  * are never delivered to another. The handler unwinds from the interrupted context with
  * libunwind (signal-safe local unwinding), interns the stack and counts it: no lock, no
- * allocation.
+ * allocation; while a trace capture runs, each sample is also a cpu_sample event of the
+ * interrupted thread, so a trace taken during a CPU profile has CPU samples (Go's trace has
+ * none unless a CPU profile happens to run, golang/go#66679).
  *
  * The timers are made by the request's own thread: a thread's CPU clock id can be named
  * from any thread of the process, so threads created during the profile get their timer
@@ -50,9 +52,19 @@ static void on_sigprof(int sig, siginfo_t *si, void *uc)
 	uintptr_t pcs[CPU_DEPTH];
 	unsigned n = ctr_stack_unwind_signal(uc, pcs, CPU_DEPTH);
 	int64_t v[2] = { 1, 1000000000 / CPU_HZ };
-	ctr_prof_add(CTR_PROF_CPU, ctr_stack_intern(pcs, n), v, 2);
+	uint64_t stack = ctr_stack_intern(pcs, n);
+	ctr_prof_add(CTR_PROF_CPU, stack, v, 2);
 	atomic_signal_fence(memory_order_seq_cst);
 	ctr_tls.busy = busy;
+	/*
+	 * A running trace gets the sample too, unless it interrupted the tracer writing an
+	 * event (busy). A thread without a slot takes one here: that maps memory and stores
+	 * the slot with pthread_setspecific, which for a key below 32 only writes the thread's
+	 * own first-level block in glibc (a higher key may allocate: then no sample).
+	 */
+	if (!busy && atomic_load_explicit(&ctr_on, memory_order_relaxed) &&
+	    (ctr_tls.state == 1 || (ctr_tls.state == 0 && (unsigned)ctr_g.key < 32)))
+		ctr_event(CTRACE_EV_CPU_SAMPLE, 1, &stack);
 	errno = saved;
 }
 

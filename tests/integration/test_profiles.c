@@ -476,6 +476,18 @@ static void the_cli_fetches_profiles(void)
 	free(e);
 }
 
+static void a_trace_during_a_cpu_profile_has_its_samples(void)
+{
+	pid_t bg = fetch_bg("trace?seconds=2", "during.trace");
+	usleep(300000);
+	ASSERT_EQ(fetch("profile?seconds=1", "during.pb.gz"), 200);
+	wait_bg(bg);
+	ASSERT_EQ(ctrace("pprof --type=cpu -o trace-cpu.pb.gz during.trace"), 0);
+	pprof_raw("trace-cpu.pb.gz");
+	ASSERT_GT(total("samples/count", "burn_heavy", 0), 10);
+	ASSERT_STREQ(top_leaf("samples/count"), "burn");
+}
+
 static void bad_requests(void)
 {
 	ASSERT_EQ(fetch("nosuch", "e.txt"), 404);
@@ -527,6 +539,7 @@ int main(int argc, char **argv)
 	RUN(delta_profiles_hold_only_their_window);
 	RUN(bad_requests);
 	RUN(the_cli_fetches_profiles);
+	RUN(a_trace_during_a_cpu_profile_has_its_samples);
 	finish();
 	tt_rmrf(tmp);
 	return 0;
