@@ -40,6 +40,7 @@
 
 static _Atomic int cpu_busy; /* a profile request runs */
 static _Atomic int cpu_on;   /* the handler records */
+static struct sigaction cpu_old; /* SIGPROF's disposition before the profile */
 
 static void on_sigprof(int sig, siginfo_t *si, void *uc)
 {
@@ -158,6 +159,26 @@ static int add_rows(struct ctr_pprof *p)
 	return err;
 }
 
+/* Put SIGPROF back: ignored for a moment (a pending one is dropped), then as it was. */
+static void restore_sigprof(const struct sigaction *old)
+{
+	struct sigaction ign;
+	memset(&ign, 0, sizeof(ign));
+	ign.sa_handler = SIG_IGN;
+	sigaction(SIGPROF, &ign, NULL);
+	sigaction(SIGPROF, old, NULL);
+}
+
+void ctr_cpuprof_fork_child(void)
+{
+	/* The parent's profile and its timers do not exist here (timers are not inherited). */
+	if (atomic_load(&cpu_busy)) {
+		atomic_store(&cpu_on, 0);
+		restore_sigprof(&cpu_old);
+		atomic_store(&cpu_busy, 0);
+	}
+}
+
 enum MHD_Result ctr_cpuprof_http(struct MHD_Connection *conn, long seconds)
 {
 	int expect = 0;
@@ -167,6 +188,7 @@ enum MHD_Result ctr_cpuprof_http(struct MHD_Connection *conn, long seconds)
 
 	struct sigaction old, sa;
 	sigaction(SIGPROF, NULL, &old);
+	cpu_old = old;
 	int theirs = (old.sa_flags & SA_SIGINFO) ? old.sa_sigaction != on_sigprof
 						 : (old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN);
 	if (theirs) {
@@ -198,11 +220,7 @@ enum MHD_Result ctr_cpuprof_http(struct MHD_Connection *conn, long seconds)
 		timer_delete(t.v[i].id);
 	free(t.v);
 	atomic_store(&cpu_on, 0);
-	struct sigaction ign;
-	memset(&ign, 0, sizeof(ign));
-	ign.sa_handler = SIG_IGN;
-	sigaction(SIGPROF, &ign, NULL); /* drops a signal still pending */
-	sigaction(SIGPROF, &old, NULL);
+	restore_sigprof(&old);
 
 	static const char *const types[] = { "samples", "count", "cpu", "nanoseconds" };
 	struct ctr_pprof *p = ctr_pprof_new(types, 2, "cpu", "nanoseconds", 1000000000 / CPU_HZ);

@@ -200,6 +200,8 @@ uint64_t ctr_prof_dropped(int kind);
 uint64_t ctr_prof_rand(void);
 int ctr_prof_pick(int rate); /* one in @rate: 1 */
 void ctr_prof_block(int kind, uint64_t stack, uint64_t ns, int rate);
+/* pprof_http.c: in a fork child, forget the parent's profile requests. */
+void ctr_prof_fork_child(void);
 /* symbolize.c: any thread (serialized by a lock inside); ctr_symbolize_reset only with no
  * other thread symbolizing (after fork) */
 struct ctr_map {

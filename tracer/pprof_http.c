@@ -427,6 +427,13 @@ static enum MHD_Result serve_table(struct MHD_Connection *conn, const struct tab
 	return ret;
 }
 
+void ctr_prof_fork_child(void)
+{
+	pthread_mutex_init(&delta_lock, NULL);
+	ctr_cpuprof_fork_child();
+	ctr_threads_fork_child();
+}
+
 /* ---- requests ---- */
 
 /* strconv.Atoi, leniently: what Go's handler does with debug (an error means 0). */

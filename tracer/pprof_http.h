@@ -34,4 +34,8 @@ enum MHD_Result ctr_cpuprof_http(struct MHD_Connection *conn, long seconds);
 enum MHD_Result ctr_threads_http(struct MHD_Connection *conn, long debug, long seconds);
 size_t ctr_threads_count(void);
 
+/* In a fork child: forget the parent's requests and give their signals back. */
+void ctr_cpuprof_fork_child(void);
+void ctr_threads_fork_child(void);
+
 #endif

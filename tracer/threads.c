@@ -45,6 +45,8 @@ static pthread_mutex_t req_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct req_thread req[MAX_THREADS];
 static _Atomic size_t req_n;
 static _Atomic int req_on;
+static int req_sig;                 /* the signal in use, 0 when none */
+static struct sigaction req_old;    /* its disposition before */
 
 static void on_signal(int sig, siginfo_t *si, void *uc)
 {
@@ -197,6 +199,22 @@ static struct thread_info *list_threads(size_t *count)
 	return v;
 }
 
+void ctr_threads_fork_child(void)
+{
+	/* A request in the parent (its lock held, its handler installed) is not ours. */
+	pthread_mutex_init(&req_lock, NULL);
+	atomic_store(&req_on, 0);
+	atomic_store(&req_n, 0);
+	if (req_sig) {
+		struct sigaction ign;
+		memset(&ign, 0, sizeof(ign));
+		ign.sa_handler = SIG_IGN;
+		sigaction(req_sig, &ign, NULL);
+		sigaction(req_sig, &req_old, NULL);
+		req_sig = 0;
+	}
+}
+
 size_t ctr_threads_count(void)
 {
 	size_t n = 0;
@@ -245,6 +263,8 @@ static int collect_stacks(struct thread_info *v, size_t n)
 	sa.sa_sigaction = on_signal;
 	sa.sa_flags = SA_SIGINFO | SA_RESTART;
 	sigfillset(&sa.sa_mask);
+	req_sig = sig;
+	req_old = old;
 	sigaction(sig, &sa, NULL);
 	atomic_store_explicit(&req_on, 1, memory_order_release);
 
@@ -280,6 +300,7 @@ static int collect_stacks(struct thread_info *v, size_t n)
 	ign.sa_handler = SIG_IGN;
 	sigaction(sig, &ign, NULL); /* drops the signal where it is still pending */
 	sigaction(sig, &old, NULL);
+	req_sig = 0;
 	pthread_mutex_unlock(&req_lock);
 	return 0;
 }

@@ -54,7 +54,7 @@ static void expect_line(const char *prefix)
 		CT_FAIL("the workload said '%s', not '%s'", line, prefix);
 }
 
-static void start(void)
+static void start(const char *arg)
 {
 	int in[2], out[2];
 	int port = free_port();
@@ -76,7 +76,7 @@ static void start(void)
 		setenv("CTRACE_HTTP", addr, 1);
 		setenv("CTRACE_MUTEX_RATE", "1", 1);
 		setenv("CTRACE_BLOCK_RATE", "1", 1);
-		execl(exe, exe, (char *)NULL);
+		execl(exe, exe, arg, (char *)NULL);
 		_exit(127);
 	}
 	close(in[0]);
@@ -488,6 +488,17 @@ static void a_trace_during_a_cpu_profile_has_its_samples(void)
 	ASSERT_STREQ(top_leaf("samples/count"), "burn");
 }
 
+static void a_program_with_its_own_sigprof_handler_keeps_it(void)
+{
+	start("sigprof");
+	ASSERT_EQ(fetch("profile?seconds=1", "own.txt"), 409);
+	char *t = body("own.txt");
+	ASSERT_TRUE(strstr(t, "own SIGPROF handler") != NULL);
+	free(t);
+	ASSERT_EQ(fetch("heap", "own.pb.gz"), 200); /* the rest still works */
+	finish();
+}
+
 static void bad_requests(void)
 {
 	ASSERT_EQ(fetch("nosuch", "e.txt"), 404);
@@ -530,7 +541,7 @@ int main(int argc, char **argv)
 	ctrace_bin = argv[3];
 	signal(SIGPIPE, SIG_IGN);
 	tmp = tt_tmpdir();
-	start();
+	start(NULL);
 	sleep(1); /* some leaking, locking and waiting first */
 	RUN(cpu_profile_splits_the_burner_3_to_1);
 	RUN(heap_profile_names_the_leak);
@@ -541,6 +552,7 @@ int main(int argc, char **argv)
 	RUN(the_cli_fetches_profiles);
 	RUN(a_trace_during_a_cpu_profile_has_its_samples);
 	finish();
+	RUN(a_program_with_its_own_sigprof_handler_keeps_it);
 	tt_rmrf(tmp);
 	return 0;
 }

@@ -11,9 +11,11 @@
  *   - "reader": pipe_reader blocks in read() on a pipe nobody writes.
  * At start, early_site allocates 4 MiB and keeps it. The main thread reads commands on
  * stdin: "late" makes late_site allocate 4 MiB (kept) and answer "late done"; EOF ends the
- * program. It prints "ready" once every thread runs.
+ * program. It prints "ready" once every thread runs. With the argument "sigprof" it first
+ * installs its own SIGPROF handler (as a program using another profiler would).
  */
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,9 +180,16 @@ static void *reader(void *arg)
 	return arg;
 }
 
-int main(void)
+static void on_sigprof(int sig)
+{
+	(void)sig;
+}
+
+int main(int argc, char **argv)
 {
 	pthread_t t;
+	if (argc > 1 && strcmp(argv[1], "sigprof") == 0)
+		signal(SIGPROF, on_sigprof);
 	if (pipe(quiet_pipe) < 0)
 		return 1;
 	early_site();
