@@ -502,7 +502,7 @@ enum MHD_Result ctr_pprof_http(struct MHD_Connection *conn, const char *name)
 				    "\"seconds\" parameter is not supported for this profile type");
 	}
 	if (threads)
-		return ctr_threads_http(conn, debug, seconds);
+		return ctr_threads_http(conn, name, debug, seconds);
 	return serve_table(conn, tp, (int)debug, seconds);
 }
 

@@ -30,8 +30,10 @@ double ctr_http_max_seconds(void);
 /* cpuprof.c: a CPU profile of the next @seconds. */
 enum MHD_Result ctr_cpuprof_http(struct MHD_Connection *conn, long seconds);
 
-/* threads.c: every live thread's stack (@seconds > 0: the threads created meanwhile). */
-enum MHD_Result ctr_threads_http(struct MHD_Connection *conn, long debug, long seconds);
+/* threads.c: every live thread's stack, as profile @name ("threads" or "goroutine", Go's
+ * name, whose sample type it then uses). @seconds > 0 is refused. */
+enum MHD_Result ctr_threads_http(struct MHD_Connection *conn, const char *name, long debug,
+				 long seconds);
 size_t ctr_threads_count(void);
 
 /* In a fork child: forget the parent's requests and give their signals back. */

@@ -362,7 +362,8 @@ static void frames_text(FILE *f, const uintptr_t *pcs, unsigned n)
 	}
 }
 
-enum MHD_Result ctr_threads_http(struct MHD_Connection *conn, long debug, long seconds)
+enum MHD_Result ctr_threads_http(struct MHD_Connection *conn, const char *name, long debug,
+				 long seconds)
 {
 	if (seconds > 0)
 		return fail(conn, MHD_HTTP_BAD_REQUEST,
@@ -399,7 +400,7 @@ enum MHD_Result ctr_threads_http(struct MHD_Connection *conn, long debug, long s
 			/* Grouped by stack, as Go's debug=1. */
 			uint64_t *ids = calloc(n ? n : 1, sizeof(*ids));
 			int *done = calloc(n ? n : 1, sizeof(*done));
-			fprintf(f, "threads profile: total %zu\n", n);
+			fprintf(f, "%s profile: total %zu\n", name, n);
 			for (size_t i = 0; ids && done && i < n; i++)
 				ids[i] = v[i].answered ? ctr_stack_intern(v[i].pcs, v[i].n) : 0;
 			for (size_t i = 0; ids && done && i < n; i++) {
@@ -439,8 +440,9 @@ enum MHD_Result ctr_threads_http(struct MHD_Connection *conn, long debug, long s
 		return respond(conn, MHD_HTTP_OK, "text/plain; charset=utf-8", buf, len, NULL);
 	}
 
-	static const char *const types[] = { "threads", "count" };
-	struct ctr_pprof *p = ctr_pprof_new(types, 1, "threads", "count", 1);
+	/* Scrapers that ask for goroutine get Go's sample type. */
+	const char *types[] = { name, "count" };
+	struct ctr_pprof *p = ctr_pprof_new(types, 1, name, "count", 1);
 	int err = p ? 0 : CTRACE_ENOMEM;
 	for (size_t i = 0; !err && i < n; i++) {
 		char st[128];

@@ -2,15 +2,15 @@
  * Workload for the profile endpoints: each thread does one thing with a known profile.
  *   - "burner": burn_heavy and burn_light in turn, 3 units of work to 1, always on CPU:
  *     burn_heavy is 75% of its CPU profile;
- *   - "leaker": leak_site allocates 16 KiB every 5 ms and keeps it (up to 48 MiB);
+ *   - "leaker": leak_site allocates 32 KiB every 5 ms and keeps it (up to 64 MiB);
  *     churn_site allocates as much and frees it at once: leak_site dominates inuse_space;
  *   - "locker1", "locker2": contend_site holds one mutex 2 ms at a time and waits for it:
  *     it dominates the mutex profile;
  *   - "waiter": cond_waiter waits on a condition variable a "signaller" signals every 5 ms:
  *     it dominates the block profile;
  *   - "reader": pipe_reader blocks in read() on a pipe nobody writes.
- * At start, early_site allocates 4 MiB and keeps it. The main thread reads commands on
- * stdin: "late" makes late_site allocate 4 MiB (kept) and answer "late done"; EOF ends the
+ * At start, early_site allocates 8 MiB and keeps it. The main thread reads commands on
+ * stdin: "late" makes late_site allocate 16 MiB (kept) and answer "late done"; EOF ends the
  * program. It prints "ready" once every thread runs. With the argument "sigprof" it first
  * installs its own SIGPROF handler (as a program using another profiler would).
  */
@@ -66,16 +66,16 @@ static int nkept;
 void *leak_site(void);
 __attribute__((noinline)) void *leak_site(void)
 {
-	void *p = malloc(16 << 10);
+	void *p = malloc(32 << 10);
 	if (p)
-		memset(p, 1, 16 << 10);
+		memset(p, 1, 32 << 10);
 	return p;
 }
 
 void churn_site(void);
 __attribute__((noinline)) void churn_site(void)
 {
-	void *p = malloc(16 << 10);
+	void *p = malloc(32 << 10);
 	if (p)
 		((volatile char *)p)[0] = 1;
 	free(p);
@@ -85,7 +85,7 @@ static void *leaker(void *arg)
 {
 	pthread_setname_np(pthread_self(), "leaker");
 	for (;;) {
-		if (nkept < 3072)
+		if (nkept < 2048)
 			kept[nkept++] = leak_site();
 		churn_site();
 		sleep_ms(5);
@@ -94,19 +94,19 @@ static void *leaker(void *arg)
 }
 
 /* Not static, so that the allocations cannot be optimized away. */
-void *early[64], *late[64];
+void *early[128], *late[256];
 
 void early_site(void);
 __attribute__((noinline)) void early_site(void)
 {
-	for (int i = 0; i < 64; i++)
+	for (int i = 0; i < 128; i++)
 		early[i] = calloc(1, 64 << 10);
 }
 
 void late_site(void);
 __attribute__((noinline)) void late_site(void)
 {
-	for (int i = 0; i < 64; i++)
+	for (int i = 0; i < 256; i++)
 		late[i] = calloc(1, 64 << 10);
 }
 
