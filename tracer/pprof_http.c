@@ -325,6 +325,11 @@ static enum MHD_Result write_table(struct MHD_Connection *conn, const struct tab
 						     "bytes",         "inuse_objects", "count",
 						     "inuse_space",   "bytes" };
 		p = ctr_pprof_new(types, 4, "space", "bytes", (int64_t)rate);
+		/* As Go's: allocs opens on what was allocated, heap on what is in use. */
+		if (p && tp->alloc && ctr_pprof_set_default_type(p, "alloc_space") != 0) {
+			ctr_pprof_free(p);
+			p = NULL;
+		}
 	} else if (tp->kind == CTR_PROF_THREADCREATE) {
 		static const char *const types[] = { "threadcreate", "count" };
 		p = ctr_pprof_new(types, 1, "threadcreate", "count", 1);

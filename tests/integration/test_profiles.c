@@ -222,7 +222,9 @@ static void pprof_raw(const char *file)
 			header = 0;
 			for (char *tok = strtok_r(line, " ", &line); tok && R.ntypes < 8;
 			     tok = strtok_r(NULL, " ", &line))
-				snprintf(R.types[R.ntypes++], sizeof(R.types[0]), "%s", tok);
+				/* (the default type is marked "[dflt]") */
+				snprintf(R.types[R.ntypes++], sizeof(R.types[0]), "%.*s",
+					 (int)strcspn(tok, "["), tok);
 			continue;
 		}
 		const char *p = line;
@@ -256,6 +258,21 @@ static void pprof_raw(const char *file)
 		}
 	}
 	free(text);
+}
+
+/* The sample type `go tool pprof` shows by default for @file. */
+static char *default_type(const char *file)
+{
+	char cmd[8192];
+	snprintf(cmd, sizeof(cmd),
+		 "cd '%s' && HOME='%s' GOCACHE='%s/gocache' GOPATH='%s/gopath' GOENV=off GOFLAGS= "
+		 "GOTOOLCHAIN=local PPROF_TMPDIR='%s' go tool pprof -top -symbolize=none '%s' "
+		 "2>/dev/null | sed -n 's/^Type: //p' >type.txt",
+		 tmp, tmp, tmp, tmp, tmp, file);
+	ASSERT_EQ(system(cmd), 0);
+	char *t = body("type.txt");
+	t[strcspn(t, "\n")] = 0;
+	return t;
 }
 
 static int type_index(const char *type)
@@ -347,7 +364,13 @@ static void heap_profile_names_the_leak(void)
 		  total("inuse_space/bytes", "leak_site", 1) / 10);
 	ASSERT_GT(total("inuse_space/bytes", "early_site", 1), 0);
 
+	char *dt = default_type("heap.pb.gz");
+	ASSERT_STREQ(dt, "inuse_space");
+	free(dt);
 	ASSERT_EQ(fetch("allocs", "allocs.pb.gz"), 200);
+	dt = default_type("allocs.pb.gz");
+	ASSERT_STREQ(dt, "alloc_space");
+	free(dt);
 	pprof_raw("allocs.pb.gz");
 	ASSERT_GT(total("alloc_space/bytes", "churn_site", 1), 0);
 	ASSERT_GT(total("alloc_space/bytes", "leak_site", 1), 0);
@@ -438,6 +461,17 @@ static void delta_profiles_hold_only_their_window(void)
 	/* about 250 a second (a 2 ms hold, two lockers); the whole run's are many more */
 	ASSERT_GT(n, 20);
 	ASSERT_LT(n, 2000);
+
+	/* ctrace_set_mutex_rate(0) at run time: nothing more is recorded, then 1 again. */
+	fprintf(T.in, "mutexrate 0\n");
+	expect_line("rate 0");
+	ASSERT_EQ(fetch("mutex?seconds=1", "dm0.pb.gz"), 200);
+	pprof_raw("dm0.pb.gz");
+	ASSERT_LE(total("contentions/count", NULL, 0), 2); /* a wait begun before the call */
+	fprintf(T.in, "mutexrate -1\n");
+	expect_line("rate -1"); /* CTRACE_EINVAL */
+	fprintf(T.in, "mutexrate 1\n");
+	expect_line("rate 0");
 }
 
 /* Run the ctrace command with @args in tmp; @return its exit status. */

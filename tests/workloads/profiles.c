@@ -11,9 +11,11 @@
  *   - "reader": pipe_reader blocks in read() on a pipe nobody writes.
  * At start, early_site allocates 8 MiB and keeps it. The main thread reads commands on
  * stdin: "late" makes late_site allocate 16 MiB (kept) and answer "late done"; EOF ends the
- * program. It prints "ready" once every thread runs. With the argument "sigprof" it first
+ * program; "mutexrate N" calls ctrace_set_mutex_rate(N) (found at run time: the program is
+ * not linked with ctrace) and answers "rate RESULT". It prints "ready" once every thread runs. With the argument "sigprof" it first
  * installs its own SIGPROF handler (as a program using another profiler would).
  */
+#include <dlfcn.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -205,6 +207,11 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	char line[64];
 	while (fgets(line, sizeof(line), stdin)) {
+		if (strncmp(line, "mutexrate ", 10) == 0) {
+			int (*set)(int) = (int (*)(int))dlsym(RTLD_DEFAULT, "ctrace_set_mutex_rate");
+			printf("rate %d\n", set ? set(atoi(line + 10)) : -1000);
+			fflush(stdout);
+		}
 		if (strncmp(line, "late", 4) == 0) {
 			late_site();
 			printf("late done\n");
