@@ -306,7 +306,9 @@ static enum MHD_Result write_table(struct MHD_Connection *conn, const struct tab
 		} else {
 			int rate_bm = atomic_load(tp->kind == CTR_PROF_MUTEX ? &ctr_mutex_rate
 									   : &ctr_block_rate);
-			tprintf(&t, "--- contention:\ncycles/second=1000000000\n");
+			/* Go's headers: "--- contention:" (block) and "--- mutex:". */
+			tprintf(&t, "--- %s:\ncycles/second=1000000000\n",
+				tp->kind == CTR_PROF_MUTEX ? "mutex" : "contention");
 			if (tp->kind == CTR_PROF_MUTEX)
 				tprintf(&t, "sampling period=%d\n", rate_bm);
 			for (size_t i = 0; i < n; i++) {

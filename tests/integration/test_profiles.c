@@ -395,7 +395,7 @@ static void mutex_and_block_profiles_name_the_waiters(void)
 
 	ASSERT_EQ(fetch("mutex?debug=1", "mutex.txt"), 200);
 	char *t = body("mutex.txt");
-	ASSERT_TRUE(strncmp(t, "--- contention:\n", 16) == 0);
+	ASSERT_TRUE(strncmp(t, "--- mutex:\ncycles/second=", 25) == 0);
 	ASSERT_TRUE(strstr(t, "\tcontend_site\t") != NULL);
 	free(t);
 }
