@@ -8,7 +8,8 @@
  *     it dominates the mutex profile;
  *   - "waiter": cond_waiter waits on a condition variable a "signaller" signals every 5 ms:
  *     it dominates the block profile;
- *   - "reader": pipe_reader blocks in read() on a pipe nobody writes.
+ *   - "reader": pipe_reader blocks in read() on a pipe nobody writes (and ends the program
+ *     with status 3 should the read ever fail).
  * At start, early_site allocates 8 MiB and keeps it. The main thread reads commands on
  * stdin: "late" makes late_site allocate 16 MiB (kept) and answer "late done"; EOF ends the
  * program; "mutexrate N" calls ctrace_set_mutex_rate(N) (found at run time: the program is
@@ -171,8 +172,12 @@ void pipe_reader(void);
 __attribute__((noinline)) void pipe_reader(void)
 {
 	char c;
-	if (read(quiet_pipe[0], &c, 1) < 0)
-		perror("read");
+	/* The threads profile signals this thread: the read must go on (SA_RESTART), never
+	 * fail with EINTR; the exit status tells the test. */
+	if (read(quiet_pipe[0], &c, 1) < 0) {
+		perror("pipe_reader: read");
+		_exit(3);
+	}
 }
 
 static void *reader(void *arg)
