@@ -160,6 +160,7 @@ struct ctr_pprof {
 	int64_t period, time_nanos, duration_nanos;
 	uint32_t *comments;
 	size_t ncomments, comments_cap;
+	uint32_t default_type; /* string index; 0: none */
 	int err; /* sticky error of the functions that return none */
 
 	/* scratch for one ctr_pprof_add */
@@ -277,6 +278,11 @@ void ctr_pprof_set_time(struct ctr_pprof *p, int64_t time_nanos, int64_t duratio
 {
 	p->time_nanos = time_nanos;
 	p->duration_nanos = duration_nanos;
+}
+
+int ctr_pprof_set_default_type(struct ctr_pprof *p, const char *type)
+{
+	return intern(p, type, &p->default_type);
 }
 
 void ctr_pprof_add_comment(struct ctr_pprof *p, const char *comment)
@@ -652,6 +658,7 @@ static int encode(const struct ctr_pprof *p, struct buf *b)
 	/* Packed, as protoc has written proto3 repeated scalars since proto3 began. */
 	if (p->ncomments)
 		put_packed_u32(b, 13, p->comments, p->ncomments);
+	put_opt(b, 14, p->default_type);
 	free(msg.d);
 	free(sub.d);
 	return b->err;

@@ -56,6 +56,10 @@ int ctr_pprof_add(struct ctr_pprof *p, const struct ctr_pprof_frame *frames, siz
 /* Set when the profile starts (nanoseconds since the Unix epoch) and how long it covers. */
 void ctr_pprof_set_time(struct ctr_pprof *p, int64_t time_nanos, int64_t duration_nanos);
 
+/* Name the sample type viewers show by default (profile.proto's default_sample_type), e.g.
+ * "alloc_space"; by default they show the last. @return 0 or CTRACE_ENOMEM. */
+int ctr_pprof_set_default_type(struct ctr_pprof *p, const char *type);
+
 /* Add a line of free text; `go tool pprof -comments` shows it. Out of memory is reported by
  * ctr_pprof_write. */
 void ctr_pprof_add_comment(struct ctr_pprof *p, const char *comment);

@@ -10,7 +10,14 @@
 #include "tools.h"
 
 static const char pprof_usage[] =
-	"usage: ctrace pprof --type=sync|io|syscall|sched|alloc|cpu [-o FILE] [--jobs=N] FILE";
+	"usage: ctrace pprof --type=sync|io|syscall|sched|alloc|cpu [-o FILE] [--jobs=N] FILE\n"
+	"       ctrace pprof --type=heap|allocs|block|mutex|threadcreate|threads|cpu [-s SECONDS]\n"
+	"                    [-o FILE] [--token TOKEN] URL   (from a program's HTTP endpoint)";
+
+/* The endpoint's profiles: the --type names, and cpu for Go's /debug/pprof/profile. */
+static const char *const url_types[] = { "heap", "allocs", "block", "mutex", "threadcreate",
+					 "threads", "goroutine", "cpu", "delta_heap",
+					 "delta_block", "delta_mutex" };
 
 static const struct {
 	const char *name;
@@ -23,7 +30,9 @@ static const struct {
 
 int cmd_pprof(int argc, char **argv)
 {
-	const char *path = NULL, *out = NULL, *type = NULL;
+	const char *path = NULL, *out = NULL, *type = NULL, *token = getenv("CTRACE_HTTP_TOKEN");
+	double seconds = 0;
+	int token_given = 0;
 	unsigned jobs = tool_default_jobs();
 	int rc;
 	for (int i = 1; i < argc; i++) {
@@ -34,6 +43,17 @@ int cmd_pprof(int argc, char **argv)
 			type = argv[i] + 7;
 		} else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) {
 			out = argv[++i];
+		} else if ((strcmp(argv[i], "-s") == 0 || strcmp(argv[i], "--seconds") == 0) &&
+			   i + 1 < argc) {
+			char *end;
+			seconds = strtod(argv[++i], &end);
+			if (*end || !(seconds > 0) || seconds > 86400) {
+				tool_error("pprof", "-s needs a number of seconds, not '%s'", argv[i]);
+				return 2;
+			}
+		} else if (strcmp(argv[i], "--token") == 0 && i + 1 < argc) {
+			token = argv[++i];
+			token_given = 1;
 		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
 			printf("%s\n", pprof_usage);
 			return 0;
@@ -50,6 +70,26 @@ int cmd_pprof(int argc, char **argv)
 	if (!path || !type) {
 		tool_error("pprof", "%s (%s)", !path ? "no trace file given" : "no --type given",
 			   pprof_usage);
+		return 2;
+	}
+	if (strncmp(path, "http://", 7) == 0 || strncmp(path, "https://", 8) == 0) {
+		size_t u;
+		for (u = 0; u < sizeof(url_types) / sizeof(url_types[0]); u++)
+			if (strcmp(url_types[u], type) == 0)
+				break;
+		if (u == sizeof(url_types) / sizeof(url_types[0])) {
+			tool_error("pprof", "the endpoint has no '%s' profile (%s)", type, pprof_usage);
+			return 2;
+		}
+		const char *name = strcmp(type, "cpu") == 0 ? "profile" : type;
+		char def[64];
+		snprintf(def, sizeof(def), "%s.pb.gz", name);
+		return tool_fetch_profile("pprof", path, name,
+					  seconds > 0 ? seconds : strcmp(name, "profile") == 0 ? 30 : 0,
+					  out ? out : def, token);
+	}
+	if (seconds > 0 || token_given) {
+		tool_error("pprof", "-s and --token are for a URL, not a trace file (%s)", pprof_usage);
 		return 2;
 	}
 	size_t t;

@@ -24,6 +24,12 @@ int tool_jobs_arg(const char *cmd, const char *arg, unsigned *jobs);
 unsigned tool_default_jobs(void);
 void tool_progress_done(const struct ctrace_model_callbacks *cb);
 
+/* Fetch profile @name (heap, allocs, block, mutex, threadcreate, threads, goroutine,
+ * profile, delta_heap...) from the endpoint at @base into @out (capture.c). @seconds > 0
+ * asks for seconds=N. @return the exit status, after saying what went wrong. */
+int tool_fetch_profile(const char *cmd, const char *base, const char *name, double seconds,
+		       const char *out, const char *token);
+
 /* "12.3 KiB" */
 void human_size(char *buf, unsigned long size, unsigned long long bytes);
 

@@ -372,24 +372,33 @@ EARLY static int init_munmap(void *addr, size_t len)
  */
 #define SET_BITS 15
 #define SET_WAYS 8
-#define SET_SAMPLED 1u /* entry bit 0: an alloc event was written for it */
+#define SET_SAMPLED 1u  /* entry bit 0: an alloc event was written for it */
+#define SET_PROFILED 2u /* entry bit 1: the heap profile counted it (its info is set) */
+#define SET_FLAGS 3u
 
 struct set_bucket {
 	_Atomic uintptr_t e[SET_WAYS];
 } __attribute__((aligned(64)));
 
+/* A profiled block's stack and size, beside its entry: written by whoever inserted the
+ * entry before the allocation returned, read by whoever removes it. */
+struct set_info {
+	uint64_t stack, size;
+};
+
+/* The buckets, then their infos ([bucket * SET_WAYS + way]), in one mapping. */
 static struct set_bucket *_Atomic set_table;
 static _Atomic uint8_t set_count[1u << SET_BITS];
 /* Inserts that found their bucket full (frees not recorded). Not in the trace yet: the
  * writer could report it as an INFO record. */
 static _Atomic uint64_t set_dropped;
 
-static inline uint32_t set_hash(uintptr_t addr)
+EARLY static inline uint32_t set_hash(uintptr_t addr)
 {
 	return (uint32_t)(((uint64_t)addr * 0x9e3779b97f4a7c15ull) >> (64 - SET_BITS));
 }
 
-static inline int set_maybe(uintptr_t addr)
+EARLY static inline int set_maybe(uintptr_t addr)
 {
 	return atomic_load_explicit(&set_count[set_hash(addr)], memory_order_relaxed) != 0;
 }
@@ -399,7 +408,7 @@ static struct set_bucket *set_map(void)
 	struct set_bucket *t = atomic_load_explicit(&set_table, memory_order_acquire);
 	if (likely(t != NULL))
 		return t;
-	size_t size = sizeof(struct set_bucket) << SET_BITS;
+	size_t size = (sizeof(struct set_bucket) + SET_WAYS * sizeof(struct set_info)) << SET_BITS;
 	void *m = REAL(mmap)(NULL, size, PROT_READ | PROT_WRITE,
 			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (m == MAP_FAILED)
@@ -412,8 +421,25 @@ static struct set_bucket *set_map(void)
 	return t;
 }
 
-/* Insert @addr with @flags; an address already present only gets its flags updated. */
-static void set_insert(uintptr_t addr, uintptr_t flags)
+static inline struct set_info *set_info_at(struct set_bucket *t, uint32_t h, int way)
+{
+	return (struct set_info *)(t + (1u << SET_BITS)) + (size_t)h * SET_WAYS + (size_t)way;
+}
+
+/* The heap profile: a profiled block is gone. */
+static void heap_free(const struct set_info *in)
+{
+	int64_t v[4] = { 0, 0, 1, (int64_t)in->size };
+	ctr_prof_add(CTR_PROF_HEAP, in->stack, v, 4);
+}
+
+/*
+ * Insert @addr with @flags; an address already present (a stale entry: its block was freed
+ * where we did not look) gets its flags replaced, and @info when SET_PROFILED is given.
+ * With @keep, flags already there for this very allocation are kept.
+ */
+static void set_insert_info(uintptr_t addr, uintptr_t flags, const struct set_info *info,
+			    int keep)
 {
 	struct set_bucket *t = set_map();
 	if (!t)
@@ -422,8 +448,14 @@ static void set_insert(uintptr_t addr, uintptr_t flags)
 	struct set_bucket *b = &t[h];
 	for (int i = 0; i < SET_WAYS; i++) {
 		uintptr_t v = atomic_load_explicit(&b->e[i], memory_order_relaxed);
-		/* A stale entry: its block was freed where we did not look (tracing off). */
-		if ((v & ~(uintptr_t)SET_SAMPLED) == addr) {
+		if ((v & ~(uintptr_t)SET_FLAGS) == addr) {
+			struct set_info *in = set_info_at(t, h, i);
+			if (v & SET_PROFILED)
+				heap_free(in); /* stale: its block was freed unseen */
+			if (keep)
+				flags |= v & SET_SAMPLED;
+			if (info)
+				*in = *info;
 			atomic_store_explicit(&b->e[i], addr | flags, memory_order_relaxed);
 			return;
 		}
@@ -433,6 +465,9 @@ static void set_insert(uintptr_t addr, uintptr_t flags)
 		if (atomic_compare_exchange_strong_explicit(&b->e[i], &expect, addr | flags,
 							    memory_order_relaxed,
 							    memory_order_relaxed)) {
+			/* Read only by whoever frees the block, after the allocation returned. */
+			if (info)
+				*set_info_at(t, h, i) = *info;
 			/*
 			 * Counted after the entry is in: a lookup of @addr happens after the
 			 * allocation returned, so it sees the count; a remove decrements only
@@ -445,7 +480,15 @@ static void set_insert(uintptr_t addr, uintptr_t flags)
 	atomic_fetch_add_explicit(&set_dropped, 1, memory_order_relaxed);
 }
 
-/* Remove @addr. @return its entry (address | flags), or 0 when it was not there. */
+/* Insert @addr with @flags (no SET_PROFILED); an address already present only gets its
+ * flags updated. */
+static void set_insert(uintptr_t addr, uintptr_t flags)
+{
+	set_insert_info(addr, flags, NULL, 0);
+}
+
+/* Remove @addr, counting a profiled block's free. @return its entry (address | flags), or 0
+ * when it was not there. */
 static uintptr_t set_remove(uintptr_t addr)
 {
 	uint32_t h = set_hash(addr);
@@ -455,11 +498,15 @@ static uintptr_t set_remove(uintptr_t addr)
 	struct set_bucket *b = &t[h];
 	for (int i = 0; i < SET_WAYS; i++) {
 		uintptr_t v = atomic_load_explicit(&b->e[i], memory_order_relaxed);
-		if (v && (v & ~(uintptr_t)SET_SAMPLED) == addr &&
-		    atomic_compare_exchange_strong_explicit(&b->e[i], &v, 0,
-							    memory_order_relaxed,
+		if (!v || (v & ~(uintptr_t)SET_FLAGS) != addr)
+			continue;
+		/* Read before the entry is let go: then another block may take its way. */
+		struct set_info in = *set_info_at(t, h, i);
+		if (atomic_compare_exchange_strong_explicit(&b->e[i], &v, 0, memory_order_relaxed,
 							    memory_order_relaxed)) {
 			atomic_fetch_sub_explicit(&set_count[h], 1, memory_order_relaxed);
+			if (v & SET_PROFILED)
+				heap_free(&in);
 			return v;
 		}
 	}
@@ -646,33 +693,123 @@ out:
 			record_alloc(s, call, (uintptr_t)(p), size, ALLOC_SKIP); \
 	} while (0)
 
+/* ---- the heap profile ---- */
+
+/*
+ * Always on (unless CTRACE_ALLOC=off), whether or not a trace is captured: every
+ * allocation takes its size off the thread's heap_left, and one that reaches the sample
+ * point comes here. Its own sampling, in thread-local storage, so that a thread that is
+ * never traced needs no slot. Raw counts are kept; pprof_http.c scales them as Go does.
+ */
+static int64_t heap_gap(uint64_t rate)
+{
+	double u = (double)((ctr_prof_rand() >> 11) + 1) * 0x1.0p-53; /* (0, 1] */
+	return (int64_t)(-log(u) * (double)rate);
+}
+
+/* Stack frames between ctr_stack_capture and the program: heap_sample and the wrapper. */
+#define HEAP_SKIP 2
+
+/* Not instrumented: with ASan, the first allocation comes before its runtime is set up. */
+EARLY static __attribute__((noinline, noclone)) void heap_sample(void *p, uint64_t size)
+{
+	struct ctr_tls *t = &ctr_tls;
+	uint64_t rate = atomic_load_explicit(&ctr_heap_rate, memory_order_relaxed);
+	if (rate == 0)
+		return;
+	int saved = errno;
+	if (!t->heap_drawn) {
+		/* The thread's first sample point was never drawn. */
+		t->heap_drawn = 1;
+		t->heap_left += heap_gap(rate);
+		if (t->heap_left > 0)
+			goto out;
+	}
+	t->heap_left = heap_gap(rate);
+	if (t->busy || t->state == 2)
+		goto out; /* the tracer's own memory */
+	t->busy = 1;
+	atomic_signal_fence(memory_order_seq_cst);
+	struct set_info in = { ctr_stack_capture(HEAP_SKIP), size };
+	int64_t v[4] = { 1, (int64_t)size, 0, 0 };
+	ctr_prof_add(CTR_PROF_HEAP, in.stack, v, 4);
+	set_insert_info((uintptr_t)p, SET_PROFILED, &in, 1);
+	atomic_signal_fence(memory_order_seq_cst);
+	t->busy = 0;
+out:
+	errno = saved;
+}
+
+/* Is the heap profile on? One relaxed load; 0 also before the tracer's constructor ran. */
+#define HEAP_ON() (atomic_load_explicit(&ctr_heap_rate, memory_order_relaxed) != 0)
+
+/* Count an allocation that returned @p (maybe NULL) for the heap profile, known to be on. */
+#define HEAP_COUNT(p, size)                                                             \
+	do {                                                                            \
+		if (likely((p) != NULL) &&                                              \
+		    unlikely((ctr_tls.heap_left -= (int64_t)(size)) <= 0))              \
+			heap_sample((p), (size));                                       \
+	} while (0)
+
+/* The same, when the heap profile may be off. */
+#define HEAP_DONE(p, size)                   \
+	do {                                 \
+		if (HEAP_ON())               \
+			HEAP_COUNT(p, size); \
+	} while (0)
+
+/* A block is freed with tracing off: a profiled one leaves the heap profile. */
+#define HEAP_FREE(p)                                                         \
+	do {                                                                 \
+		if (HEAP_ON() && unlikely(set_maybe((uintptr_t)(p))))        \
+			set_remove((uintptr_t)(p));                          \
+	} while (0)
+
 /* ---- the wrappers ---- */
 
 ALLOC_WRAP void *malloc(size_t size)
 {
-	if (likely(!atomic_load_explicit(&ctr_on, memory_order_relaxed)))
-		return REAL(malloc)(size);
-	struct ctr_slot *s = alloc_enter();
-	if (!s)
-		return REAL(malloc)(size);
-	void *p = REAL(malloc)(size);
-	if (likely(p != NULL))
-		ALLOC_DONE(s, CTR_CALL_MALLOC, p, size);
-	ctr_leave();
+	void *p;
+	struct ctr_slot *s;
+	if (likely(!atomic_load_explicit(&ctr_on, memory_order_relaxed))) {
+		if (!HEAP_ON())
+			return REAL(malloc)(size);
+		p = REAL(malloc)(size);
+		HEAP_COUNT(p, size);
+		return p;
+	}
+	if (!(s = alloc_enter())) {
+		p = REAL(malloc)(size);
+	} else {
+		p = REAL(malloc)(size);
+		if (likely(p != NULL))
+			ALLOC_DONE(s, CTR_CALL_MALLOC, p, size);
+		ctr_leave();
+	}
+	HEAP_DONE(p, size);
 	return p;
 }
 
 ALLOC_WRAP void *calloc(size_t n, size_t size)
 {
-	if (likely(!atomic_load_explicit(&ctr_on, memory_order_relaxed)))
-		return REAL(calloc)(n, size);
-	struct ctr_slot *s = alloc_enter();
-	if (!s)
-		return REAL(calloc)(n, size);
-	void *p = REAL(calloc)(n, size);
-	if (likely(p != NULL))
-		ALLOC_DONE(s, CTR_CALL_CALLOC, p, (uint64_t)n * size); /* no overflow: it succeeded */
-	ctr_leave();
+	void *p;
+	struct ctr_slot *s;
+	if (likely(!atomic_load_explicit(&ctr_on, memory_order_relaxed))) {
+		if (!HEAP_ON())
+			return REAL(calloc)(n, size);
+		p = REAL(calloc)(n, size);
+		HEAP_COUNT(p, (uint64_t)n * size);
+		return p;
+	}
+	if (!(s = alloc_enter())) {
+		p = REAL(calloc)(n, size);
+	} else {
+		p = REAL(calloc)(n, size);
+		if (likely(p != NULL))
+			ALLOC_DONE(s, CTR_CALL_CALLOC, p, (uint64_t)n * size); /* no overflow: it succeeded */
+		ctr_leave();
+	}
+	HEAP_DONE(p, (uint64_t)n * size);
 	return p;
 }
 
@@ -685,6 +822,7 @@ static inline void free_traced(struct ctr_slot *s, uint32_t call, void *p)
 {
 	count_free(s);
 	if (ctr_g.cfg.alloc_mode == CTR_ALLOC_ALL) {
+		HEAP_FREE(p);
 		record_free(s, call, (uintptr_t)p, 0);
 	} else if (unlikely(set_maybe((uintptr_t)p))) {
 		if (set_remove((uintptr_t)p) & SET_SAMPLED)
@@ -713,6 +851,7 @@ ALLOC_WRAP void free(void *p)
 	if (likely(!atomic_load_explicit(&ctr_on, memory_order_relaxed))) {
 		if (unlikely(is_boot(p)))
 			return;
+		HEAP_FREE(p);
 		REAL(free)(p);
 		return;
 	}
@@ -747,7 +886,7 @@ static __attribute__((noinline, noclone)) void *realloc_on(void *p, size_t n, si
 	uintptr_t entry = 0;
 	uint64_t ticks = 0;
 	if (p) {
-		if (!all && unlikely(set_maybe((uintptr_t)p)))
+		if (unlikely(set_maybe((uintptr_t)p)))
 			entry = set_remove((uintptr_t)p);
 		if (all || entry)
 			ticks = ctr_ticks();
@@ -777,44 +916,66 @@ static __attribute__((noinline, noclone)) void *realloc_on(void *p, size_t n, si
 /* The empty asm keeps realloc_on's call out of tail position, so its frame count is fixed. */
 ALLOC_WRAP void *realloc(void *p, size_t size)
 {
+	void *q;
 	if (likely(!atomic_load_explicit(&ctr_on, memory_order_relaxed))) {
 		if (unlikely(is_boot(p)))
 			return boot_realloc(p, size);
-		return REAL(realloc)(p, size);
+		if (p)
+			HEAP_FREE(p);
+		q = REAL(realloc)(p, size);
+	} else {
+		q = realloc_on(p, size, 1, 0);
+		__asm__ __volatile__("" ::"r"(q));
 	}
-	void *q = realloc_on(p, size, 1, 0);
-	__asm__ __volatile__("" ::"r"(q));
+	HEAP_DONE(q, size);
 	return q;
 }
 
 ALLOC_WRAP void *reallocarray(void *p, size_t n, size_t size)
 {
+	void *q;
 	if (likely(!atomic_load_explicit(&ctr_on, memory_order_relaxed))) {
 		size_t bytes;
-		if (likely(!is_boot(p)))
-			return REAL(reallocarray)(p, n, size);
-		if (__builtin_mul_overflow(n, size, &bytes)) {
-			errno = ENOMEM;
-			return NULL;
+		if (unlikely(is_boot(p))) {
+			if (__builtin_mul_overflow(n, size, &bytes)) {
+				errno = ENOMEM;
+				return NULL;
+			}
+			return boot_realloc(p, bytes);
 		}
-		return boot_realloc(p, bytes);
+		if (p)
+			HEAP_FREE(p);
+		q = REAL(reallocarray)(p, n, size);
+	} else {
+		q = realloc_on(p, n, size, 1);
+		__asm__ __volatile__("" ::"r"(q));
 	}
-	void *q = realloc_on(p, n, size, 1);
-	__asm__ __volatile__("" ::"r"(q));
+	HEAP_DONE(q, (uint64_t)n * size); /* no overflow when it succeeded */
 	return q;
 }
 
 ALLOC_WRAP int posix_memalign(void **out, size_t align, size_t size)
 {
-	if (likely(!atomic_load_explicit(&ctr_on, memory_order_relaxed)))
-		return REAL(posix_memalign)(out, align, size);
-	struct ctr_slot *s = alloc_enter();
-	if (!s)
-		return REAL(posix_memalign)(out, align, size);
-	int rc = REAL(posix_memalign)(out, align, size);
+	int rc;
+	struct ctr_slot *s;
+	if (likely(!atomic_load_explicit(&ctr_on, memory_order_relaxed))) {
+		if (!HEAP_ON())
+			return REAL(posix_memalign)(out, align, size);
+		rc = REAL(posix_memalign)(out, align, size);
+		if (rc == 0)
+			HEAP_COUNT(*out, size);
+		return rc;
+	}
+	if (!(s = alloc_enter())) {
+		rc = REAL(posix_memalign)(out, align, size);
+	} else {
+		rc = REAL(posix_memalign)(out, align, size);
+		if (rc == 0)
+			ALLOC_DONE(s, CTR_CALL_POSIX_MEMALIGN, *out, size);
+		ctr_leave();
+	}
 	if (rc == 0)
-		ALLOC_DONE(s, CTR_CALL_POSIX_MEMALIGN, *out, size);
-	ctr_leave();
+		HEAP_DONE(*out, size);
 	return rc;
 }
 
@@ -822,15 +983,24 @@ ALLOC_WRAP int posix_memalign(void **out, size_t align, size_t size)
 #define ALIGNED_WRAPPER(fn, call, params, args, size)                                 \
 	ALLOC_WRAP void *fn params                                                      \
 	{                                                                             \
-		if (likely(!atomic_load_explicit(&ctr_on, memory_order_relaxed)))    \
-			return REAL(fn) args;                                         \
-		struct ctr_slot *s = alloc_enter();                                   \
-		if (!s)                                                               \
-			return REAL(fn) args;                                         \
-		void *p = REAL(fn) args;                                              \
-		if (likely(p != NULL))                                                \
-			ALLOC_DONE(s, call, p, size);                                 \
-		ctr_leave();                                                          \
+		void *p;                                                              \
+		struct ctr_slot *s;                                                   \
+		if (likely(!atomic_load_explicit(&ctr_on, memory_order_relaxed))) {  \
+			if (!HEAP_ON())                                               \
+				return REAL(fn) args;                                 \
+			p = REAL(fn) args;                                            \
+			HEAP_COUNT(p, size);                                          \
+			return p;                                                     \
+		}                                                                     \
+		if (!(s = alloc_enter())) {                                           \
+			p = REAL(fn) args;                                            \
+		} else {                                                              \
+			p = REAL(fn) args;                                            \
+			if (likely(p != NULL))                                        \
+				ALLOC_DONE(s, call, p, size);                         \
+			ctr_leave();                                                  \
+		}                                                                     \
+		HEAP_DONE(p, size);                                                   \
 		return p;                                                             \
 	}
 

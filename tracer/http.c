@@ -5,6 +5,7 @@
  *   GET /debug/pprof/trace?seconds=N   a trace of the next N seconds, streamed
  *   GET /debug/pprof/trace?flight=1    the flight recorder's last generations
  *   GET /debug/pprof/cmdline           the command line, NUL-separated
+ *   GET /debug/pprof/heap, profile, ...  the profiles (pprof_http.c)
  *
  * One thread per connection; every thread of the server is tracer-internal (created while
  * the tracer is busy, so thread.c marks it), so nothing it does is traced. A capture's
@@ -28,6 +29,7 @@
 #include <ctrace/ctrace.h>
 
 #include "internal.h"
+#include "pprof_http.h"
 
 #define QUEUE_LIMIT (64u << 20)
 #define MAX_CONNECTIONS 32
@@ -241,16 +243,21 @@ static const char index_html[] =
 	"<tr><td><a href=\"trace?flight=1\">trace?flight=1</a></td><td>%s</td></tr>\n"
 	"<tr><td><a href=\"cmdline\">cmdline</a></td><td>The command line of this program, "
 	"arguments separated by NUL bytes.</td></tr>\n</table>\n"
+	"<h2>Profiles</h2>\n<table>\n<tr><th>Count</th><th>Profile</th><th></th></tr>\n%s</table>\n"
+	"<p>Add <code>?debug=1</code> for text; <code>go tool pprof http://HOST/debug/pprof/heap</code> "
+	"reads them.</p>\n"
 	"<p>Capture with <code>curl -o trace.out 'http://HOST/debug/pprof/trace?seconds=5'</code> "
 	"or <code>ctrace capture</code>.</p>\n</body></html>\n";
 
 static enum MHD_Result serve_index(struct MHD_Connection *conn)
 {
-	char buf[4096];
+	char buf[8192], rows[4096];
+	ctr_pprof_index(rows, sizeof(rows));
 	int n = snprintf(buf, sizeof(buf), index_html, (int)getpid(), H.max_seconds,
 			 ctr_g.flight ? "The flight recorder: the most recent generations, kept in "
 					"memory, returned at once."
-				      : "The flight recorder, when CTRACE_FLIGHT is set (it is not).");
+				      : "The flight recorder, when CTRACE_FLIGHT is set (it is not).",
+			 rows);
 	return reply(conn, MHD_HTTP_OK, "text/html; charset=utf-8", buf,
 		     n < 0 ? 0 : (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
 }
@@ -462,6 +469,8 @@ headers:
 		return serve_trace(conn);
 	if (strcmp(url, "/debug/pprof/cmdline") == 0)
 		return serve_cmdline(conn);
+	if (strncmp(url, "/debug/pprof/", 13) == 0 && !strchr(url + 13, '/'))
+		return ctr_pprof_http(conn, url + 13);
 	return text(conn, MHD_HTTP_NOT_FOUND, "not found: see /debug/pprof/");
 }
 
@@ -608,6 +617,14 @@ CTRACE_API int ctrace_flight_write(int fd)
 	int err = ctr_flight_copy(ctr_g.flight, ctr_write_fd_cb, &fd);
 	ctr_tls.busy--;
 	return err;
+}
+
+double ctr_http_max_seconds(void)
+{
+	pthread_mutex_lock(&H.lock);
+	double v = H.max_seconds;
+	pthread_mutex_unlock(&H.lock);
+	return v;
 }
 
 /* In a fork child: the parent's server threads do not exist here. Forget it. */

@@ -80,6 +80,9 @@ struct ctr_tls {
 	struct ctr_slot *slot;
 	int state; /* 0 no slot yet, 1 has slot, 2 never traced (tracer thread, exited) */
 	int busy;  /* inside the tracer on this thread: nested calls are not traced */
+	int heap_drawn;    /* heap_left holds a drawn gap */
+	int64_t heap_left; /* bytes until the heap profile's next sample (alloc.c) */
+	uint64_t rng;      /* the profiles' per-thread random numbers; 0 until seeded */
 };
 extern __thread struct ctr_tls ctr_tls __attribute__((tls_model("initial-exec")));
 
@@ -166,10 +169,44 @@ void ctr_stack_init(void);
  * that many frames (a noinline helper called by an interposer passes 2 to hide both).
  * Signal-safe. */
 uint64_t ctr_stack_capture(unsigned skip);
+/* Intern @n program counters (innermost first). Signal-safe. @return the id, or 0. */
+uint64_t ctr_stack_intern(const uintptr_t *pcs, unsigned n);
+/* Unwind from a signal handler's ucontext @uc into @pcs (at most @max), the interrupted
+ * pc first (plus one, as a return address). Signal-safe. @return the depth. */
+unsigned ctr_stack_unwind_signal(void *uc, uintptr_t *pcs, unsigned max);
 /* The program counters of stack @id, innermost first. @return the depth, 0 when unknown. */
 unsigned ctr_stack_lookup(uint64_t id, const uintptr_t **pcs);
 
-/* symbolize.c: writer thread only */
+/* profiles.c: the always-on profiles (heap, block, mutex, threadcreate, CPU), tables from
+ * stack id to counters. Adding is lock-free and signal-safe. */
+enum ctr_prof_kind {
+	CTR_PROF_HEAP,         /* alloc count, alloc bytes, free count, free bytes (samples) */
+	CTR_PROF_BLOCK,        /* contentions, delay ns (scaled by the rate) */
+	CTR_PROF_MUTEX,        /* contentions, delay ns (scaled by the rate) */
+	CTR_PROF_THREADCREATE, /* threads created */
+	CTR_PROF_CPU,          /* samples */
+	CTR_PROF_KINDS
+};
+#define CTR_PROF_VALUES 4
+struct ctr_prof_row {
+	uint64_t stack;
+	int64_t v[CTR_PROF_VALUES];
+};
+extern _Atomic uint64_t ctr_heap_rate;          /* mean bytes between samples; 0 off */
+extern _Atomic int ctr_block_rate, ctr_mutex_rate; /* 0 off, 1 all, N one in N */
+void ctr_prof_init(void);
+void ctr_prof_add(int kind, uint64_t stack, const int64_t *v, unsigned n);
+/* A malloc'd copy of a profile's rows. @return 0 or CTRACE_ENOMEM. */
+int ctr_prof_snapshot(int kind, struct ctr_prof_row **rows, size_t *n);
+void ctr_prof_clear(int kind);
+uint64_t ctr_prof_dropped(int kind);
+uint64_t ctr_prof_rand(void);
+int ctr_prof_pick(int rate); /* one in @rate: 1 */
+void ctr_prof_block(int kind, uint64_t stack, uint64_t ns, int rate);
+/* pprof_http.c: in a fork child, forget the parent's profile requests. */
+void ctr_prof_fork_child(void);
+/* symbolize.c: any thread (serialized by a lock inside); ctr_symbolize_reset only with no
+ * other thread symbolizing (after fork) */
 struct ctr_map {
 	uint64_t start, end, offset;
 	const char *path;          /* owned by the symbolizer, stable */

@@ -34,6 +34,7 @@ void ctr_fork_child(void)
 	pthread_mutex_init(&ctr_g.ctl, NULL);
 	ctr_writer_forget();
 	ctr_http_forget();
+	ctr_prof_fork_child();
 	ctr_slot_reset_after_fork();
 	ctr_symbolize_reset(); /* the parent's writer may have been in the middle of it */
 	ctr_g.pid = getpid();

@@ -134,6 +134,32 @@ uint64_t ctr_stack_capture(unsigned skip)
 	return intern((const uintptr_t *)(buf + first), (unsigned)(n - first));
 }
 
+uint64_t ctr_stack_intern(const uintptr_t *pcs, unsigned n)
+{
+	if (!table || n == 0)
+		return 0;
+	return intern(pcs, n > MAX_DEPTH ? MAX_DEPTH : n);
+}
+
+unsigned ctr_stack_unwind_signal(void *uc, uintptr_t *pcs, unsigned max)
+{
+	unw_cursor_t c;
+	unsigned n = 0;
+	/* On x86_64 an unw_context_t is a ucontext_t: start at the interrupted instruction. */
+	if (unw_init_local2(&c, (unw_context_t *)uc, UNW_INIT_SIGNAL_FRAME) < 0)
+		return 0;
+	do {
+		unw_word_t ip;
+		if (unw_get_reg(&c, UNW_REG_IP, &ip) < 0 || ip == 0)
+			break;
+		/* The interrupted pc is exact; one past it, so that looking up pc - 1 (the call
+		 * site of a return address) finds its own instruction. */
+		pcs[n] = n == 0 ? (uintptr_t)ip + 1 : (uintptr_t)ip;
+		n++;
+	} while (n < max && unw_step(&c) > 0);
+	return n;
+}
+
 unsigned ctr_stack_lookup(uint64_t id, const uintptr_t **pcs)
 {
 	if (!table || id == 0 || id >= atomic_load(&next_id) || id > MAX_STACKS)

@@ -2,7 +2,8 @@
  * The symbolizer: return addresses to function, source file, line and mapping, with elfutils'
  * libdwfl looking at this very process.
  *
- * Writer thread only, so nothing here locks. Each pc is resolved once and cached; strings,
+ * The writer thread and the HTTP server's (serving profiles) call it: one lock serializes
+ * them; results stay valid after it is released, until ctr_symbolize_reset. Each pc is resolved once and cached; strings,
  * build ids and mappings live in an arena that only ctr_symbolize_reset() frees, and strings
  * are interned, so equal names are one pointer. Memory grows with unique pcs, names and modules.
  *
@@ -512,24 +513,30 @@ static void symbolize_slow(uintptr_t pc, struct ctr_sym *out)
 	e->sym = *out;
 }
 
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+
 void ctr_symbolize(uintptr_t pc, struct ctr_sym *out)
 {
 	*out = (struct ctr_sym){0};
 	/* pc 0 ends a stack, and pc - 1 would wrap. It is also the table's free-slot marker. */
 	if (pc == 0)
 		return;
+	pthread_mutex_lock(&lock);
 	const struct entry *e = st.tab ? slot(pc) : NULL;
 	if (e != NULL && e->pc == pc && e->sym.map != NULL) {
 		*out = e->sym;
-		return;
+	} else {
+		atomic_store(&st.busy, 1);
+		symbolize_slow(pc, out);
+		atomic_store(&st.busy, 0);
 	}
-	atomic_store(&st.busy, 1);
-	symbolize_slow(pc, out);
-	atomic_store(&st.busy, 0);
+	pthread_mutex_unlock(&lock);
 }
 
 void ctr_symbolize_reset(void)
 {
+	/* In a fork child the lock may have been held by a thread that is gone. */
+	pthread_mutex_init(&lock, NULL);
 	/* In a fork child whose parent's writer was changing the state right then: it cannot be
 	 * trusted, not even to be freed. Dropping it only leaks copy-on-write pages. */
 	if (atomic_load(&st.busy)) {

@@ -77,6 +77,20 @@ static inline int sync_traced(void)
 	       !ctr_tls.busy && (ctr_g.cfg.classes & CTR_CLASS_SYNC);
 }
 
+/* Contended locks matter: to the trace, or to the mutex profile. */
+static inline int lock_watched(void)
+{
+	return sync_traced() ||
+	       unlikely(atomic_load_explicit(&ctr_mutex_rate, memory_order_relaxed) != 0);
+}
+
+/* Blocking waits matter: to the trace, or to the block profile. */
+static inline int wait_watched(void)
+{
+	return sync_traced() ||
+	       unlikely(atomic_load_explicit(&ctr_block_rate, memory_order_relaxed) != 0);
+}
+
 /*
  * Locks that record only contention: try first; only a busy lock becomes an episode.
  * A second variant for the timed calls, which take a deadline.
@@ -84,7 +98,7 @@ static inline int sync_traced(void)
 #define TRYLOCK_WRAP(fn, type, field, tryfield, call)             \
 	CTR_WRAP int fn(type *l)                                  \
 	{                                                         \
-		if (likely(!sync_traced()))                       \
+		if (likely(!lock_watched()))                      \
 			return REAL(field)(l);                    \
 		int rc = REAL(tryfield)(l);                       \
 		if (rc != EBUSY)                                  \
@@ -99,7 +113,7 @@ static inline int sync_traced(void)
 #define TRYLOCK_TIMED_WRAP(fn, type, field, tryfield, call)               \
 	CTR_WRAP int fn(type *l, const struct timespec *ts)               \
 	{                                                                 \
-		if (likely(!sync_traced()))                               \
+		if (likely(!lock_watched()))                              \
 			return REAL(field)(l, ts);                        \
 		int rc = REAL(tryfield)(l);                               \
 		if (rc != EBUSY)                                          \
@@ -163,7 +177,7 @@ CTR_WRAP int pthread_cond_broadcast(pthread_cond_t *cv)
 
 CTR_WRAP int sem_wait(sem_t *sem)
 {
-	if (sync_traced()) {
+	if (wait_watched()) {
 		int saved = errno;
 		if (REAL(sem_trywait)(sem) == 0)
 			return 0;
@@ -180,7 +194,7 @@ CTR_WRAP int sem_wait(sem_t *sem)
 
 CTR_WRAP int sem_timedwait(sem_t *sem, const struct timespec *ts)
 {
-	if (sync_traced()) {
+	if (wait_watched()) {
 		int saved = errno;
 		if (REAL(sem_trywait)(sem) == 0)
 			return 0;

@@ -444,6 +444,7 @@ __attribute__((constructor)) static void ctr_init(void)
 		     ctr_g.cfg.stack_min_ns * (ctr_clock_is_tsc ? 3 : 1));
 	ctr_buffer_init();
 	ctr_stack_init();
+	ctr_prof_init();
 	pthread_atfork(NULL, NULL, ctr_fork_child);
 	const char *flight = getenv("CTRACE_FLIGHT");
 	if (flight && *flight)

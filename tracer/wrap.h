@@ -51,7 +51,14 @@ struct ctr_episode {
 	struct ctr_slot *s; /* NULL: nothing to do after the call */
 	int traced;         /* events were written for the begin */
 	uint64_t t0;
+	int prof;           /* picked for the block or mutex profile: CTR_PROF_* + 1 */
+	int prate;          /* the profile's rate when picked */
+	uint64_t pstack;    /* the waiter's stack for the profile */
+	uint64_t p0;        /* CLOCK_MONOTONIC ns when the wait began, for the profile */
 };
+
+/* The end of a wait picked for the block or mutex profile (wrap.c). */
+void ctr_prof_wait_end(struct ctr_episode *c);
 
 static inline int ctr_class_on(unsigned cls)
 {
@@ -119,6 +126,8 @@ static inline void ctr_block_end(struct ctr_episode *c, int64_t result)
 	if (!c->s)
 		return;
 	ctr_state_clear(c->s);
+	if (unlikely(c->prof))
+		ctr_prof_wait_end(c);
 	if (!c->traced && likely(!ctr_class_on(CTR_CLASS_SYNC)))
 		return;
 	uint64_t arg = ctr_zigzag(result);

@@ -54,6 +54,20 @@ CTRACE_API int ctrace_http_stop(void);
 CTRACE_API int ctrace_flight_write(int fd);
 
 /*
+ * Profiles served at /debug/pprof/block and /debug/pprof/mutex (Go's
+ * runtime.SetBlockProfileRate and SetMutexProfileFraction): contended time on condition
+ * variables, semaphores, joins and barriers (block) and on mutexes, rwlocks and spinlocks
+ * (mutex), by the waiter's stack. @rate 0 turns the profile off (the default, unless
+ * CTRACE_BLOCK_RATE / CTRACE_MUTEX_RATE say otherwise), 1 records every event, N one event
+ * in N on average (the profile scales the values back up by N).
+ * @return 0, or CTRACE_EINVAL for a negative @rate.
+ */
+CTRACE_API int ctrace_set_block_rate(int rate);
+
+/** The mutex profile's rate, as ctrace_set_block_rate. @return 0 or CTRACE_EINVAL. */
+CTRACE_API int ctrace_set_mutex_rate(int rate);
+
+/*
  * User annotations, like Go's runtime/trace. A task is a logical operation that may span
  * threads (a request); a region is a span of time on one thread inside a task; a log is a
  * timestamped message. All are cheap when tracing is off (one load and a branch), and

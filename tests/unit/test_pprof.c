@@ -149,7 +149,7 @@ struct dprof {
 	struct dfunc *funcs;
 	struct dmap *maps;
 	size_t nstr, ntypes, ncomments, nsamples, nlocs, nfuncs, nmaps;
-	uint64_t time, duration, period_type, period_unit, period;
+	uint64_t time, duration, period_type, period_unit, period, default_type;
 };
 
 static void rd_value_type(struct rd r, uint64_t *type, uint64_t *unit)
@@ -286,6 +286,9 @@ static void decode(const uint8_t *gz, size_t gz_len, struct dprof *d)
 			break;
 		case 13:
 			rd_repeated(&f, &d->comments, &d->ncomments);
+			break;
+		case 14:
+			d->default_type = f.v;
 			break;
 		default:
 			CT_FAIL("unexpected Profile field %u", f.num);
@@ -583,6 +586,22 @@ static void test_empty_profile(void)
 	ctr_pprof_free(p);
 }
 
+static void test_default_sample_type(void)
+{
+	static const char *const types[] = { "alloc_space", "bytes", "inuse_space", "bytes" };
+	struct ctr_pprof *p = ctr_pprof_new(types, 2, NULL, NULL, 0);
+	ASSERT_TRUE(p);
+	struct dprof d = write_decode(p);
+	ASSERT_EQ(d.default_type, 0); /* none: viewers show the last type */
+	dprof_free(&d);
+	ASSERT_EQ(ctr_pprof_set_default_type(p, "alloc_space"), 0);
+	d = write_decode(p);
+	ASSERT_STREQ(d.str[d.default_type], "alloc_space");
+	ASSERT_EQ(d.default_type, d.types[0]);
+	dprof_free(&d);
+	ctr_pprof_free(p);
+}
+
 static void test_bad_arguments(void)
 {
 	static const char *const types[] = { "samples", "count" };
@@ -662,6 +681,7 @@ int main(int argc, char **argv)
 	RUN(test_sample_profile);
 	RUN(test_write_is_repeatable);
 	RUN(test_empty_profile);
+	RUN(test_default_sample_type);
 	RUN(test_bad_arguments);
 	RUN(test_many_stacks);
 	return 0;
