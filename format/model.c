@@ -743,7 +743,7 @@ static inline __attribute__((always_inline)) int handle(struct ctrace_model *m, 
 		break;
 	case CTRACE_EV_CPU_SAMPLE:
 		note_stack(m, p, g, ev->args[0]);
-		add_sample(m, th, CTRACE_PROFILE_CPU, ev->args[0], 1, 0);
+		add_sample(m, th, CTRACE_PROFILE_CPU, ev->args[0], 1, p->cpu_period_ns);
 		break;
 	case CTRACE_EV_STATE:
 		on_state(m, th, g, ev);
@@ -910,6 +910,11 @@ int ctr_model_feed(struct ctrace_model *m, ctrace_gen *g)
 		m->end_ns = gi->last_ns;
 	if (!m->realtime_offset)
 		m->realtime_offset = ctrace_gen_realtime_offset(g);
+	/* What a CPU sample stands for (traces before this key: unknown, counted only). */
+	const char *period = ctrace_gen_info_value(g, "cpu_sample_period_ns");
+	p->cpu_period_ns = period ? strtoll(period, NULL, 10) : 0;
+	if (p->cpu_period_ns < 0 || p->cpu_period_ns > 60000000000ll)
+		p->cpu_period_ns = 0;
 	const char *sw = ctrace_gen_info_value(g, "context_switches");
 	p->switches = sw && strcmp(sw, "perf") == 0;
 	if (sw && strcmp(sw, "perf") != 0 && strcmp(sw, "off") != 0)

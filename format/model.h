@@ -42,6 +42,7 @@ struct ctr_proc {
 	uint32_t pid;
 	int64_t end_ns;
 	int switches;            /* the recorder said context switches were recorded */
+	int64_t cpu_period_ns;   /* what one cpu_sample stands for, 0 when not said */
 	struct ctr_u64map stacks; /* recorder stack id -> index in stack_list + 1 */
 	struct ctr_u64map wakes;  /* object -> index in the model's wake list */
 };

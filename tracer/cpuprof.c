@@ -35,7 +35,7 @@
 #include "internal.h"
 #include "pprof_http.h"
 
-#define CPU_HZ 100
+#define CPU_HZ CTR_CPU_PROFILE_HZ
 #define CPU_DEPTH 64
 
 static _Atomic int cpu_busy; /* a profile request runs */

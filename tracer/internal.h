@@ -261,6 +261,9 @@ int ctr_flight_copy(struct ctr_sink *s, int (*out)(void *ud, const void *p, size
 uint64_t ctr_flight_bytes(struct ctr_sink *s);
 int ctr_write_fd_cb(void *ud, const void *p, size_t n);
 
+/* cpuprof.c: the CPU profile's rate; its samples in a trace each stand for 1/HZ s. */
+#define CTR_CPU_PROFILE_HZ 100
+
 /* http.c */
 void ctr_http_forget(void);
 void ctr_http_process_exit(int timeout_ms);

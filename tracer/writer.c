@@ -121,6 +121,8 @@ static void gen_begin(void)
 	ctr_genenc_info(&W.enc, "tracer", "ctrace " CTRACE_VERSION);
 	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)ctr_g.cfg.ring_size);
 	ctr_genenc_info(&W.enc, "thread_buffer_bytes", buf);
+	snprintf(buf, sizeof(buf), "%llu", 1000000000ull / CTR_CPU_PROFILE_HZ);
+	ctr_genenc_info(&W.enc, "cpu_sample_period_ns", buf);
 	ctr_genenc_info(&W.enc, "context_switches",
 			!(ctr_g.cfg.classes & CTR_CLASS_SCHED) ? "off"
 			: ctr_perf_status[0]                   ? ctr_perf_status

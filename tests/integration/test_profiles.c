@@ -521,6 +521,9 @@ static void a_trace_during_a_cpu_profile_has_its_samples(void)
 	pprof_raw("trace-cpu.pb.gz");
 	ASSERT_GT(total("samples/count", "burn_heavy", 0), 10);
 	ASSERT_STREQ(top_leaf("samples/count"), "burn");
+	/* Each sample stands for the profile's period (10 ms at 100 Hz). */
+	ASSERT_EQ(total("cpu/nanoseconds", "burn_heavy", 0),
+		  total("samples/count", "burn_heavy", 0) * 10000000);
 }
 
 static void a_program_with_its_own_sigprof_handler_keeps_it(void)
