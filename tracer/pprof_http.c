@@ -33,8 +33,8 @@
 
 /* ---- answers ---- */
 
-static enum MHD_Result respond(struct MHD_Connection *conn, unsigned status, const char *type,
-			       void *body, size_t len, const char *filename)
+enum MHD_Result ctr_pprof_respond(struct MHD_Connection *conn, unsigned status,
+				   const char *type, void *body, size_t len, const char *filename)
 {
 	struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
 	if (!r) {
@@ -73,7 +73,7 @@ static enum MHD_Result fail(struct MHD_Connection *conn, unsigned status, const 
 	if (n > 509)
 		n = 509;
 	s[n++] = '\n';
-	return respond(conn, status, "text/plain; charset=utf-8", s, (size_t)n, NULL);
+	return ctr_pprof_respond(conn, status, "text/plain; charset=utf-8", s, (size_t)n, NULL);
 }
 
 /* A growing text buffer; out of memory is remembered and reported once at the end. */
@@ -120,7 +120,7 @@ static enum MHD_Result reply_text(struct MHD_Connection *conn, struct text *t)
 		free(t->p);
 		return fail(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
 	}
-	return respond(conn, MHD_HTTP_OK, "text/plain; charset=utf-8", t->p, t->len, NULL);
+	return ctr_pprof_respond(conn, MHD_HTTP_OK, "text/plain; charset=utf-8", t->p, t->len, NULL);
 }
 
 static enum MHD_Result reply_profile(struct MHD_Connection *conn, struct ctr_pprof *p,
@@ -132,7 +132,7 @@ static enum MHD_Result reply_profile(struct MHD_Connection *conn, struct ctr_ppr
 	ctr_pprof_free(p);
 	if (err)
 		return fail(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s", ctrace_strerror(err));
-	return respond(conn, MHD_HTTP_OK, "application/octet-stream", out, len, name);
+	return ctr_pprof_respond(conn, MHD_HTTP_OK, "application/octet-stream", out, len, name);
 }
 
 /* ---- stacks ---- */

@@ -19,6 +19,11 @@ int ctr_pprof_add_stack(struct ctr_pprof *p, uint64_t stack, const uintptr_t *pc
 			unsigned npcs, const int64_t *values, const char *const *labels,
 			size_t nlabels);
 
+/* Answer with @body (malloc'd, freed here), as an attachment named @filename when not NULL;
+ * an error status gets Go's X-Go-Pprof header. */
+enum MHD_Result ctr_pprof_respond(struct MHD_Connection *conn, unsigned status,
+				   const char *type, void *body, size_t len, const char *filename);
+
 /* Serve /debug/pprof/@name (the part after the prefix): a profile, or 404. */
 enum MHD_Result ctr_pprof_http(struct MHD_Connection *conn, const char *name);
 /* The index's table rows (HTML) for the profiles, with their current counts. */

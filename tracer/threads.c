@@ -325,30 +325,11 @@ static const char *missing(const struct thread_info *t)
 	return "(no stack)";
 }
 
-static enum MHD_Result respond(struct MHD_Connection *conn, unsigned status, const char *type,
-			    void *body, size_t len, const char *filename)
-{
-	struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
-	if (!r) {
-		free(body);
-		return MHD_NO;
-	}
-	MHD_add_response_header(r, "Content-Type", type);
-	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-	MHD_add_response_header(r, "Cache-Control", "no-store");
-	if (filename)
-		MHD_add_response_header(r, "Content-Disposition", filename);
-	if (status != MHD_HTTP_OK)
-		MHD_add_response_header(r, "X-Go-Pprof", "1");
-	enum MHD_Result ret = MHD_queue_response(conn, status, r);
-	MHD_destroy_response(r);
-	return ret;
-}
-
 static enum MHD_Result fail(struct MHD_Connection *conn, unsigned status, const char *msg)
 {
 	char *s = strdup(msg);
-	return s ? respond(conn, status, "text/plain; charset=utf-8", s, strlen(s), NULL) : MHD_NO;
+	return s ? ctr_pprof_respond(conn, status, "text/plain; charset=utf-8", s, strlen(s), NULL)
+		 : MHD_NO;
 }
 
 /* Text in an open_memstream; symbolized frames in Go's debug=2 style. */
@@ -437,7 +418,7 @@ enum MHD_Result ctr_threads_http(struct MHD_Connection *conn, const char *name, 
 			free(buf);
 			return fail(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
 		}
-		return respond(conn, MHD_HTTP_OK, "text/plain; charset=utf-8", buf, len, NULL);
+		return ctr_pprof_respond(conn, MHD_HTTP_OK, "text/plain; charset=utf-8", buf, len, NULL);
 	}
 
 	/* Scrapers that ask for goroutine get Go's sample type. */
@@ -461,6 +442,5 @@ enum MHD_Result ctr_threads_http(struct MHD_Connection *conn, const char *name, 
 	ctr_pprof_free(p);
 	if (err)
 		return fail(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, ctrace_strerror(err));
-	return respond(conn, MHD_HTTP_OK, "application/octet-stream", out, len,
-		    "attachment; filename=\"threads\"");
+	return ctr_pprof_respond(conn, MHD_HTTP_OK, "application/octet-stream", out, len, "threads");
 }

@@ -34,18 +34,6 @@ struct target {
 	char err_path[4200];
 };
 
-static int free_port(void)
-{
-	int s = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(a);
-	if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-	    getsockname(s, (struct sockaddr *)&a, &len) < 0)
-		CT_FAIL("no free port: %s", strerror(errno));
-	close(s);
-	return ntohs(a.sin_port);
-}
-
 static int can_connect(int port)
 {
 	int s = socket(AF_INET, SOCK_STREAM, 0);
@@ -70,7 +58,7 @@ static void start(struct target *t, int linked, const char *bind_addr, char *con
 {
 	int in[2], out[2];
 	memset(t, 0, sizeof(*t));
-	t->port = free_port();
+	t->port = tt_free_port();
 	char addr[64];
 	snprintf(addr, sizeof(addr), "%s:%d", bind_addr ? bind_addr : "127.0.0.1", t->port);
 	snprintf(t->url, sizeof(t->url), "http://127.0.0.1:%d", t->port);

@@ -33,18 +33,6 @@ static struct {
 	char base[64];
 } T;
 
-static int free_port(void)
-{
-	int s = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(a);
-	if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-	    getsockname(s, (struct sockaddr *)&a, &len) < 0)
-		CT_FAIL("no free port: %s", strerror(errno));
-	close(s);
-	return ntohs(a.sin_port);
-}
-
 static void expect_line(const char *prefix)
 {
 	char line[256];
@@ -57,7 +45,7 @@ static void expect_line(const char *prefix)
 static void start(const char *arg)
 {
 	int in[2], out[2];
-	int port = free_port();
+	int port = tt_free_port();
 	char addr[64];
 	snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
 	snprintf(T.url, sizeof(T.url), "http://127.0.0.1:%d/debug/pprof", port);

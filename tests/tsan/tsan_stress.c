@@ -21,6 +21,7 @@
 #include <ctrace/trace.h>
 
 #include "ctest.h"
+#include "tracetest.h"
 
 static _Atomic int stop;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -103,18 +104,6 @@ static void *http_client(void *arg)
 	return arg;
 }
 
-static int free_port(void)
-{
-	int s = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(a);
-	if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-	    getsockname(s, (struct sockaddr *)&a, &len) < 0)
-		CT_FAIL("no free port: %s", strerror(errno));
-	close(s);
-	return ntohs(a.sin_port);
-}
-
 /* Read every event of @path: @return how many, failing on any error. */
 static long read_back(const char *path)
 {
@@ -138,7 +127,7 @@ int main(void)
 {
 	char dir[] = "/tmp/ctrace-tsan-XXXXXX";
 	ASSERT_TRUE(mkdtemp(dir) != NULL);
-	port = free_port();
+	port = tt_free_port();
 	char addr[64];
 	snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
 	ASSERT_EQ(ctrace_http_start(addr), 0);
