@@ -15,10 +15,12 @@ for a in "$@"; do
 done
 
 pkgs=(meson ninja-build pkg-config gcc libc6-dev libzstd-dev libunwind-dev libdw-dev
-      libelf-dev zlib1g-dev zstd libmicrohttpd-dev libcurl4-openssl-dev libcjson-dev)
+      libelf-dev zlib1g-dev zstd libmicrohttpd-dev libcurl4-openssl-dev libcjson-dev
+      liblttng-ust-dev libbabeltrace2-dev)
 # The tests also use real consumers of ctrace's output: go tool pprof reads the profiles,
 # python3's json module the Chrome export.
-[ $test_deps = 1 ] && pkgs+=(golang-go python3 curl chromium)
+# lttng-tools (lttng, lttng-sessiond) and babeltrace2 for the LTTng sink's tests.
+[ $test_deps = 1 ] && pkgs+=(golang-go python3 curl chromium lttng-tools babeltrace2)
 # node and npm for the browser tests, from Debian when the machine has none of its own
 if [ $test_deps = 1 ] && ! command -v node >/dev/null 2>&1; then
 	pkgs+=(nodejs npm)
