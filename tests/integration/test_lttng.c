@@ -74,13 +74,15 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Seconds a run of /bin/true takes with the tracer preloaded and CTRACE_SINK=@sink. */
+/* Seconds a run of a trivial program (fork_exec without arguments: one thread, exit 0)
+ * takes with the tracer preloaded and CTRACE_SINK=@sink. (A workload of this build, not
+ * /bin/true: a sanitizer build's tracer needs a program built the same way.) */
 static double startup(const char *sink)
 {
 	double best = 1e9;
 	for (int i = 0; i < 3; i++) {
 		double t0 = now_s();
-		ASSERT_EQ(sh("LD_PRELOAD=%s CTRACE_SINK=%s /bin/true", libctrace, sink), 0);
+		ASSERT_EQ(sh("LD_PRELOAD=%s CTRACE_SINK=%s %s/fork_exec", libctrace, sink, wl_dir), 0);
 		double t = now_s() - t0;
 		if (t < best)
 			best = t;
@@ -308,9 +310,10 @@ static void import_bad_directories(void)
 int main(int argc, char **argv)
 {
 	if (argc < 5) {
-		fprintf(stderr, "usage: test_lttng CTRACE WORKLOADS LIBCTRACE PROVIDER\n");
+		fprintf(stderr, "usage: test_lttng CTRACE WORKLOADS LIBCTRACE PROVIDER [sanitized]\n");
 		return 2;
 	}
+	int sanitized = argc > 5 && strcmp(argv[5], "sanitized") == 0;
 	ctrace_bin = argv[1];
 	wl_dir = argv[2];
 	libctrace = argv[3];
@@ -329,6 +332,12 @@ int main(int argc, char **argv)
 	} else {
 		fprintf(stderr, "   (a session daemon already runs: startup without one not measured)\n");
 	}
+	/* Known problem: under AddressSanitizer, LTTng-UST's listener thread (uninstrumented
+	 * liblttng-ust, running against the sanitizer's interceptors) gets a
+	 * stack-buffer-underflow report once a session daemon answers. */
+	if (sanitized)
+		SKIP("live LTTng sessions are not tested in a sanitizer build (an ASan report in "
+		     "LTTng-UST's own listener thread)");
 	start_sessiond();
 	RUN(startup_not_delayed_with_sessiond);
 	RUN(workloads_match);
