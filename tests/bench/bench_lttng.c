@@ -108,26 +108,26 @@ int main(int argc, char **argv)
 	if (geteuid() != 0 || sh("command -v lttng-sessiond >/dev/null") != 0) {
 		why = "needs root and lttng-tools";
 	} else {
-		if (sh("lttng list >/dev/null 2>&1") != 0) {
+		if (sh("lttng -n list >/dev/null 2>&1") != 0) {
 			snprintf(cmd, sizeof(cmd),
 				 "lttng-sessiond --daemonize --pidfile=%s/sd.pid >/dev/null 2>&1", dir);
 			our_sessiond = sh(cmd) == 0;
-			for (int i = 0; i < 50 && sh("lttng list >/dev/null 2>&1") != 0; i++)
+			for (int i = 0; i < 50 && sh("lttng -n list >/dev/null 2>&1") != 0; i++)
 				usleep(100000);
 		}
 		snprintf(cmd, sizeof(cmd),
-			 "lttng create ctrace-bench-%d --output=%s/ctf >/dev/null && "
-			 "lttng enable-channel -u -s ctrace-bench-%d --subbuf-size=4M --num-subbuf=8 "
+			 "lttng -n create ctrace-bench-%d --output=%s/ctf >/dev/null && "
+			 "lttng -n enable-channel -u -s ctrace-bench-%d --subbuf-size=4M --num-subbuf=8 "
 			 "big >/dev/null && "
-			 "lttng enable-event -u -s ctrace-bench-%d -c big 'ctrace:*' >/dev/null && "
-			 "lttng start ctrace-bench-%d >/dev/null",
+			 "lttng -n enable-event -u -s ctrace-bench-%d -c big 'ctrace:*' >/dev/null && "
+			 "lttng -n start ctrace-bench-%d >/dev/null",
 			 (int)getpid(), dir, (int)getpid(), (int)getpid(), (int)getpid());
 		live = sh(cmd) == 0;
 		if (live)
 			lttng = run(argv[0], "CTRACE_SINK=lttng");
 		else
 			why = "cannot create an LTTng session";
-		snprintf(cmd, sizeof(cmd), "lttng destroy ctrace-bench-%d >/dev/null 2>&1",
+		snprintf(cmd, sizeof(cmd), "lttng -n destroy ctrace-bench-%d >/dev/null 2>&1",
 			 (int)getpid());
 		if (live)
 			sh(cmd);

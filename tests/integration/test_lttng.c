@@ -8,7 +8,9 @@
  * with one line.
  *
  * Needs root and lttng-tools: starts its own lttng-sessiond when none runs (and stops only
- * that one), uses a session of its own, destroyed at the end. Skips (77) with the reason
+ * that one), uses a session of its own, destroyed at the end. Every lttng command runs
+ * with -n: the client would otherwise spawn a session daemon of its own, which nobody
+ * would stop. Skips (77) with the reason
  * when that cannot be.
  * Arguments: the ctrace binary, the workloads build directory, libctrace.so, the provider.
  */
@@ -47,7 +49,7 @@ static int sh(const char *fmt, ...)
 static void cleanup(void)
 {
 	if (session_live)
-		sh("lttng destroy %s >/dev/null 2>&1", session);
+		sh("lttng -n destroy %s >/dev/null 2>&1", session);
 	session_live = 0;
 	if (our_sessiond > 0) {
 		kill(our_sessiond, SIGTERM);
@@ -92,7 +94,7 @@ static double startup(const char *sink)
 
 static int sessiond_running(void)
 {
-	return sh("lttng list >/dev/null 2>&1") == 0;
+	return sh("lttng -n list >/dev/null 2>&1") == 0;
 }
 
 static void start_sessiond(void)
@@ -200,17 +202,17 @@ static void compare(const char *wl, const char *args, const char *env, int statu
 		     wl_dir, wl, args), status);
 
 	snprintf(session, sizeof(session), "ctrace-test-%d-%s", (int)getpid(), wl);
-	ASSERT_EQ(sh("lttng create %s --output=%s >/dev/null", session, ctf), 0);
+	ASSERT_EQ(sh("lttng -n create %s --output=%s >/dev/null", session, ctf), 0);
 	session_live = 1;
 	/* Buffers big enough that alloc_loop's burst of 120 000 events is not discarded
 	 * (discarded events are imported as lost records, but this compares counts). */
-	ASSERT_EQ(sh("lttng enable-channel -u -s %s --subbuf-size=2M --num-subbuf=8 big "
-		     ">/dev/null && lttng enable-event -u -s %s -c big 'ctrace:*' >/dev/null && "
-		     "lttng add-context -u -s %s -c big -t vpid -t vtid >/dev/null && "
-		     "lttng start %s >/dev/null", session, session, session, session), 0);
+	ASSERT_EQ(sh("lttng -n enable-channel -u -s %s --subbuf-size=2M --num-subbuf=8 big "
+		     ">/dev/null && lttng -n enable-event -u -s %s -c big 'ctrace:*' >/dev/null && "
+		     "lttng -n add-context -u -s %s -c big -t vpid -t vtid >/dev/null && "
+		     "lttng -n start %s >/dev/null", session, session, session, session), 0);
 	ASSERT_EQ(sh("%s %s record -q --sink=lttng -- %s/%s %s >/dev/null", env, ctrace_bin,
 		     wl_dir, wl, args), status);
-	ASSERT_EQ(sh("lttng stop %s >/dev/null && lttng destroy %s >/dev/null", session, session),
+	ASSERT_EQ(sh("lttng -n stop %s >/dev/null && lttng -n destroy %s >/dev/null", session, session),
 		  0);
 	session_live = 0;
 	ASSERT_EQ(sh("%s import %s -o %s 2>/dev/null", ctrace_bin, ctf, imported), 0);
