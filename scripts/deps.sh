@@ -18,10 +18,12 @@ for a in "$@"; do
 done
 
 pkgs=(meson ninja-build pkg-config gcc libc6-dev libzstd-dev libunwind-dev libdw-dev
-      libelf-dev zlib1g-dev zstd libmicrohttpd-dev libcurl4-openssl-dev libcjson-dev)
+      libelf-dev zlib1g-dev zstd libmicrohttpd-dev libcurl4-openssl-dev libcjson-dev
+      liblttng-ust-dev libbabeltrace2-dev)
 # The tests also use real consumers of ctrace's output: go tool pprof reads the profiles,
 # python3's json module the Chrome export.
-[ $test_deps = 1 ] && pkgs+=(golang-go python3 curl chromium)
+# lttng-tools (lttng, lttng-sessiond) and babeltrace2 for the LTTng sink's tests.
+[ $test_deps = 1 ] && pkgs+=(golang-go python3 curl chromium lttng-tools babeltrace2)
 # The benchmark suite's peers: strace, LTTng's own wrappers and session daemon, redis.
 [ $bench_deps = 1 ] && pkgs+=(strace lttng-tools liblttng-ust1 babeltrace2 redis-server redis-tools)
 # node and npm for the browser tests, from Debian when the machine has none of its own

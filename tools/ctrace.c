@@ -14,7 +14,8 @@ static const char usage[] =
 	"usage: ctrace COMMAND [ARGS...]\n"
 	"\n"
 	"commands:\n"
-	"  record [-o FILE] [--] CMD [ARGS...]   run CMD traced, write one trace (default trace.out)\n"
+	"  record [-o FILE] [--sink=native|lttng|both] [--] CMD [ARGS...]\n"
+	"                                       run CMD traced, write one trace (default trace.out)\n"
 	"  dump [-g] [-s] FILE                  print every event of a trace, one per line\n"
 	"                                       (-g generation headers, -s stacks)\n"
 	"  stats [--sort=COL] [--top=N] [--pid=P] [--tid=T] [--format=table|csv|json]\n"
@@ -28,6 +29,7 @@ static const char usage[] =
 	"                                       allocs, block, mutex, threadcreate, threads, cpu\n"
 	"  export --format=chrome [-o OUT] FILE Chrome/Perfetto trace event JSON\n"
 	"  view [--http=ADDR] [--no-open] FILE  the timeline viewer in the browser\n"
+	"  import DIR [-o FILE]                 an LTTng trace (CTF directory) to a ctrace trace\n"
 	"  help                                 this text\n"
 	"  version                              print the version\n";
 
@@ -116,6 +118,14 @@ int main(int argc, char **argv)
 		return cmd_capture(argc - 1, argv + 1);
 	if (strcmp(cmd, "view") == 0)
 		return cmd_view(argc - 1, argv + 1);
+	if (strcmp(cmd, "import") == 0) {
+#ifdef CTRACE_HAVE_IMPORT
+		return cmd_import(argc - 1, argv + 1);
+#else
+		fprintf(stderr, "ctrace import: this ctrace was built without libbabeltrace2\n");
+		return 2;
+#endif
+	}
 	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
 		fputs(usage, stdout);
 		return 0;

@@ -21,7 +21,8 @@
 
 #include "tools.h"
 
-static const char record_usage[] = "usage: ctrace record [-o FILE] [-q] [--] CMD [ARGS...]";
+static const char record_usage[] =
+	"usage: ctrace record [-o FILE] [-q] [--sink=native|lttng|both] [--] CMD [ARGS...]";
 
 static pid_t child_pid;
 
@@ -155,6 +156,7 @@ out:
 int cmd_record(int argc, char **argv)
 {
 	const char *out = "trace.out";
+	const char *sink = NULL;
 	int quiet = 0, i;
 
 	for (i = 1; i < argc; i++) {
@@ -170,6 +172,14 @@ int cmd_record(int argc, char **argv)
 			out = argv[++i];
 		} else if (strncmp(argv[i], "--output=", 9) == 0 && argv[i][9]) {
 			out = argv[i] + 9;
+		} else if (strncmp(argv[i], "--sink=", 7) == 0 || strcmp(argv[i], "--sink") == 0) {
+			sink = argv[i][6] == '=' ? argv[i] + 7 : i + 1 < argc ? argv[++i] : "";
+			if (strcmp(sink, "native") != 0 && strcmp(sink, "lttng") != 0 &&
+			    strcmp(sink, "both") != 0) {
+				tool_error("record", "--sink must be native, lttng or both, not '%s' (%s)",
+					   sink, record_usage);
+				return 2;
+			}
 		} else if (strcmp(argv[i], "-q") == 0 || strcmp(argv[i], "--quiet") == 0) {
 			quiet = 1;
 		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
@@ -226,6 +236,8 @@ int cmd_record(int argc, char **argv)
 	if (child_pid == 0) {
 		setenv("LD_PRELOAD", preload, 1);
 		setenv("CTRACE_OUT", outdir, 1);
+		if (sink)
+			setenv("CTRACE_SINK", sink, 1);
 		execvp(cmd[0], cmd);
 		fprintf(stderr, "ctrace record: cannot run %s: %s\n", cmd[0], strerror(errno));
 		_exit(127);
@@ -255,7 +267,13 @@ int cmd_record(int argc, char **argv)
 	free(preload);
 	free(outdir);
 
-	if (merge_parts(parts, out, quiet) != 0)
+	if (sink && strcmp(sink, "lttng") == 0) {
+		/* The events went to the LTTng session only: no trace file here. */
+		rmdir(parts);
+		if (!quiet)
+			fprintf(stderr, "ctrace record: events went to the LTTng session; read them "
+					"with ctrace import\n");
+	} else if (merge_parts(parts, out, quiet) != 0)
 		return WIFEXITED(child_status) && WEXITSTATUS(child_status) ? WEXITSTATUS(child_status) : 1;
 	if (WIFEXITED(child_status))
 		return WEXITSTATUS(child_status);

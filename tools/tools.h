@@ -9,6 +9,7 @@ int cmd_export(int argc, char **argv);
 int cmd_pprof(int argc, char **argv);
 int cmd_capture(int argc, char **argv);
 int cmd_view(int argc, char **argv);
+int cmd_import(int argc, char **argv);
 
 /* "ctrace SUBCOMMAND: message" on stderr. */
 void tool_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -251,6 +251,7 @@ struct ctr_sink {
 	struct ctr_sink *next;
 };
 struct ctr_sink *ctr_fd_sink_new(int fd, int own);
+struct ctr_sink *ctr_null_sink_new(void);
 
 /* io.c: descriptors the tracer owns, kept from a program that closes every descriptor. */
 int ctr_fd_guard(int fd);
@@ -286,6 +287,7 @@ void ctr_process_exit(void);
 void ctr_fork_child(void);
 void ctr_config_from_env(void);
 int ctr_start_locked(int fd, int own);
+int ctr_start_lttng_locked(void);
 int ctr_snapshot_threads(uint32_t **tids, char (**names)[16], size_t *n);
 pid_t ctr_gettid(void);
 void ctr_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -352,8 +354,22 @@ static inline uint8_t *ctr_put_head(struct ctr_slot *s, uint8_t *p, uint8_t type
 	return ctr_put_varint(p, delta);
 }
 
+/* lttng/sink.c: where events go besides the native recorder (CTRACE_SINK). */
+enum ctr_sink_mode { CTR_SINK_NATIVE = 0, CTR_SINK_BOTH = 1, CTR_SINK_LTTNG = 2 };
+extern int ctr_lttng_mode; /* enum ctr_sink_mode; not native only once the provider loaded */
+/* CTRACE_SINK's value: a mode, or -1 when it is not one. */
+int ctr_sink_parse(const char *s);
+/* Load the provider library for @mode (not native). @return 0, or -1 (warned) when it
+ * cannot be loaded: then events stay native only. */
+int ctr_lttng_load(int mode);
+void ctr_lttng_fork_child(void);
+/* Hand the event at [start, end) to LTTng. @return 1 when it must not be kept natively. */
+int ctr_lttng_commit(struct ctr_slot *s, const uint8_t *start, const uint8_t *end);
+
 static inline void ctr_commit(struct ctr_slot *s, const uint8_t *start, const uint8_t *end)
 {
+	if (unlikely(ctr_lttng_mode) && ctr_lttng_commit(s, start, end))
+		return;
 	s->head += (uint64_t)(end - start);
 	atomic_store_explicit(&s->pub_head, s->head, memory_order_release);
 }

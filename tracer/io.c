@@ -141,8 +141,72 @@ static inline uint32_t kind_if_traced(int fd)
 	return atomic_load_explicit(&ctr_on, memory_order_relaxed) ? fd_kind(fd) : 0;
 }
 
+/*
+ * The real functions, resolved when libctrace is loaded. A wrapper's first call takes its
+ * function from here rather than calling dlsym: dlsym takes the dynamic loader's lock, and
+ * a thread started by a library's constructor (LTTng-UST's listeners, while libctrace
+ * dlopens the LTTng provider) would wait for it forever while that constructor waits for
+ * the thread. It runs before the tracer's own constructor (ctr_init), which does that dlopen.
+ */
+static const char *const io_names[] = {
+	"read",
+	"write",
+	"pread",
+	"pread64",
+	"pwrite",
+	"pwrite64",
+	"readv",
+	"writev",
+	"recv",
+	"recvfrom",
+	"recvmsg",
+	"send",
+	"sendto",
+	"sendmsg",
+	"connect",
+	"poll",
+	"ppoll",
+	"select",
+	"pselect",
+	"epoll_wait",
+	"epoll_pwait",
+	"fsync",
+	"fdatasync",
+	"sendfile",
+	"sendfile64",
+	"splice",
+	"waitpid",
+	"wait4",
+	"nanosleep",
+	"usleep",
+	"accept",
+	"accept4",
+	"open",
+	"open64",
+	"openat",
+	"openat64",
+	"sleep",
+	"clock_nanosleep",
+	"close",
+	"pipe",
+	"pipe2",
+	"dup2",
+	"dup3",
+	"syscall"
+};
+static void *io_real[sizeof(io_names) / sizeof(io_names[0])];
+
+__attribute__((constructor(101))) static void io_resolve(void)
+{
+	for (size_t i = 0; i < sizeof(io_names) / sizeof(io_names[0]); i++)
+		io_real[i] = dlsym(RTLD_NEXT, io_names[i]);
+}
+
 static void *next_fn(const char *name)
 {
+	for (size_t i = 0; i < sizeof(io_names) / sizeof(io_names[0]); i++)
+		if (io_real[i] && strcmp(io_names[i], name) == 0)
+			return io_real[i];
 	return dlsym(RTLD_NEXT, name);
 }
 

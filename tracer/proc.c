@@ -44,8 +44,11 @@ void ctr_fork_child(void)
 	ctr_g.flight = NULL;
 	if (file)
 		file->release(file);
+	ctr_lttng_fork_child();
 	/* A program that controls tracing itself (ctrace_start) decides for its children too. */
-	if (was_running && ctr_g.out_spec[0]) {
+	if (was_running && ctr_lttng_mode == CTR_SINK_LTTNG) {
+		ctr_start_lttng_locked();
+	} else if (was_running && ctr_g.out_spec[0]) {
 		int fd = ctr_open_output(1);
 		if (fd >= 0 && ctr_start_locked(fd, 1) != 0)
 			ctr_fd_close_guarded(fd);

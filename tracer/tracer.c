@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -382,6 +383,50 @@ static int stop_locked(int timeout_ms)
 	return err;
 }
 
+/* CTRACE_SINK=lttng: tracing on, every event to LTTng and none kept (lttng/sink.c). */
+int ctr_start_lttng_locked(void)
+{
+	if (ctr_g.file)
+		return CTRACE_EBUSY;
+	struct ctr_sink *k = ctr_null_sink_new();
+	if (!k)
+		return CTRACE_ENOMEM;
+	int err = ctr_capture_add(k);
+	if (err) {
+		k->release(k);
+		return err;
+	}
+	ctr_g.file = k;
+	return 0;
+}
+
+/* CTRACE_SINK: load the LTTng provider when asked for. @return the mode in effect. */
+static int sink_from_env(void)
+{
+	const char *s = getenv("CTRACE_SINK");
+	int mode = ctr_sink_parse(s);
+	if (mode < 0) {
+		ctr_warn("CTRACE_SINK=%s is not native, lttng or both; recording natively", s);
+		return CTR_SINK_NATIVE;
+	}
+	if (mode != CTR_SINK_NATIVE && ctr_lttng_load(mode) < 0)
+		return CTR_SINK_NATIVE;
+	return mode;
+}
+
+/* The LTTng session sees the main thread's name, which the native recorder takes from its
+ * snapshot of the threads at capture start. */
+static void name_main_thread(void)
+{
+	char name[16] = { 0 };
+	if (prctl(PR_GET_NAME, name) != 0)
+		return;
+	uint64_t args[1] = { 0 };
+	ctr_tls.busy--;
+	ctr_event_blob(CTRACE_EV_THREAD_NAME, 1, args, name, strnlen(name, sizeof(name)));
+	ctr_tls.busy++;
+}
+
 CTRACE_API int ctrace_start(int fd)
 {
 	ctr_tls.busy++;
@@ -449,7 +494,15 @@ __attribute__((constructor)) static void ctr_init(void)
 	const char *flight = getenv("CTRACE_FLIGHT");
 	if (flight && *flight)
 		start_flight(flight);
-	if (ctr_g.out_spec[0]) {
+	int sink = sink_from_env();
+	if (sink == CTR_SINK_LTTNG) {
+		/* Events go to LTTng only: no file, whatever CTRACE_OUT says. */
+		pthread_mutex_lock(&ctr_g.ctl);
+		int err = ctr_start_lttng_locked();
+		pthread_mutex_unlock(&ctr_g.ctl);
+		if (err)
+			ctr_warn("cannot start tracing: %s", ctrace_strerror(err));
+	} else if (ctr_g.out_spec[0]) {
 		int fd = ctr_open_output(0);
 		if (fd >= 0) {
 			pthread_mutex_lock(&ctr_g.ctl);
@@ -461,6 +514,8 @@ __attribute__((constructor)) static void ctr_init(void)
 			}
 		}
 	}
+	if (sink != CTR_SINK_NATIVE && atomic_load(&ctr_on))
+		name_main_thread();
 	const char *http = getenv("CTRACE_HTTP");
 	if (http && *http)
 		ctrace_http_start(http);
