@@ -6,8 +6,10 @@
  * Usage: torture MODE   (TORTURE_START_DELAY_MS=N: wait that long first)
  *   threads    2,000 short-lived threads, 50 alive at a time, created and exiting at once
  *   lockexit   a thread exits holding a mutex; others then try it (busy, timed out)
- *   forkexec   fork while 4 threads churn a lock and a condvar, the child execs echo
- *   spawn      vfork + exec, and posix_spawn, of /bin/echo and /bin/true
+ *   forkexec   fork while 4 threads churn a lock and a condvar, the child execs "echo"
+ *   spawn      vfork + exec of "true", and posix_spawn of "echo"
+ *   (the children are this program again in its modes "true" and "echo": they do what
+ *   /bin/true and /bin/echo do)
  *   signals    1 kHz SIGALRM whose handler calls write and malloc while threads block
  *              in read, nanosleep, condvar waits and contended locks
  *   longjmp    a SIGUSR1 handler siglongjmps out of a blocked read, 200 times, then
@@ -33,6 +35,10 @@
 #include <unistd.h>
 
 extern char **environ;
+
+/* This program's own path: the children it execs are itself in a child mode, so that in a
+ * sanitizer build they carry the sanitizer runtime the preloaded tracer needs. */
+static const char *self;
 
 static double now_s(void)
 {
@@ -137,7 +143,7 @@ static int mode_forkexec(void)
 				dup2(fd, 1);
 				close(fd);
 			}
-			execl("/bin/echo", "echo", "child", (char *)NULL);
+			execl(self, self, "echo", "child", (char *)NULL);
 			_exit(127);
 		}
 		int st;
@@ -153,13 +159,13 @@ static int mode_forkexec(void)
 
 /* ---- spawn ---- */
 
-/* vfork + exec /bin/true: 1 when it exited 0. Alone in its function (vfork returns twice). */
+/* vfork + exec of "true": 1 when it exited 0. Alone in its function (vfork returns twice). */
 static __attribute__((noinline)) int vfork_true(void)
 {
-	char *const true_argv[] = { "true", NULL };
+	char *const true_argv[] = { (char *)self, "true", NULL };
 	pid_t pid = vfork();
 	if (pid == 0) {
-		execv("/bin/true", true_argv);
+		execv(self, true_argv);
 		_exit(127);
 	}
 	int st;
@@ -169,7 +175,7 @@ static __attribute__((noinline)) int vfork_true(void)
 static int mode_spawn(void)
 {
 	int vok = 0, sok = 0;
-	char *const echo_argv[] = { "echo", "spawned", NULL };
+	char *const echo_argv[] = { (char *)self, "echo", "spawned", NULL };
 	for (int i = 0; i < 10; i++) {
 		vok += vfork_true();
 		pid_t pid;
@@ -177,7 +183,7 @@ static int mode_spawn(void)
 		posix_spawn_file_actions_t fa;
 		posix_spawn_file_actions_init(&fa);
 		posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-		if (posix_spawn(&pid, "/bin/echo", &fa, NULL, echo_argv, environ) == 0 &&
+		if (posix_spawn(&pid, self, &fa, NULL, echo_argv, environ) == 0 &&
 		    waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0)
 			sok++;
 		posix_spawn_file_actions_destroy(&fa);
@@ -386,7 +392,7 @@ static int mode_exitthread(void)
 
 /* ---- dlopen ---- */
 
-static int mode_dlopen(const char *self)
+static int mode_dlopen(void)
 {
 	char path[4200];
 	const char *slash = strrchr(self, '/');
@@ -453,6 +459,14 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	const char *m = argv[1];
+	self = argv[0];
+	if (strcmp(m, "true") == 0) /* child modes: what /bin/true and /bin/echo do */
+		return 0;
+	if (strcmp(m, "echo") == 0) {
+		for (int i = 2; i < argc; i++)
+			printf("%s%s", argv[i], i + 1 < argc ? " " : "\n");
+		return 0;
+	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	/* Time for a test to start an HTTP capture before the mode runs. */
 	const char *delay = getenv("TORTURE_START_DELAY_MS");
@@ -473,7 +487,7 @@ int main(int argc, char **argv)
 	if (strcmp(m, "exitthread") == 0)
 		return mode_exitthread();
 	if (strcmp(m, "dlopen") == 0)
-		return mode_dlopen(argv[0]);
+		return mode_dlopen();
 	if (strcmp(m, "flood") == 0)
 		return mode_flood();
 	fprintf(stderr, "torture: unknown mode %s\n", m);
