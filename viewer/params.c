@@ -51,6 +51,12 @@ int ctr_timeline_args(const char *start, const char *end, const char *width, int
 		*why = "need start < end and 1 <= width <= 16384";
 		return -1;
 	}
+	/* The window's length is an int64_t (the pixel size is computed from it). */
+	int64_t len;
+	if (__builtin_sub_overflow(*end_ns, *start_ns, &len)) {
+		*why = "end - start is more than 2^63-1 ns";
+		return -1;
+	}
 	return 0;
 }
 
