@@ -176,6 +176,11 @@ int ctr_http_parse_addr(const char *spec, struct sockaddr_storage *ss, socklen_t
 		}
 		memcpy(host, spec, (size_t)(colon - spec));
 		host[colon - spec] = 0;
+		/* "::1:6060" could be the address ::1:6060 without a port: as Go, brackets. */
+		if (strchr(host, ':')) {
+			*why = "expected [IPv6]:PORT";
+			return -1;
+		}
 	}
 	char *end;
 	long port = strtol(colon + 1, &end, 10);
