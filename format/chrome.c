@@ -90,9 +90,11 @@ static void begin_event(struct chrome *c)
 /* Microseconds from the trace start, with ns precision. */
 static void put_ts(struct chrome *c, const char *key, int64_t ns)
 {
-	int64_t rel = ns - c->start_ns;
+	int64_t rel;
+	if (__builtin_sub_overflow(ns, c->start_ns, &rel)) /* hostile times: saturate */
+		rel = ns < 0 ? INT64_MIN : INT64_MAX;
 	const char *sign = rel < 0 ? "-" : "";
-	uint64_t a = (uint64_t)(rel < 0 ? -rel : rel);
+	uint64_t a = rel < 0 ? -(uint64_t)rel : (uint64_t)rel;
 	putf(c, ",\"%s\":%s%" PRIu64 ".%03" PRIu64, key, sign, a / 1000, a % 1000);
 }
 

@@ -593,6 +593,17 @@ static void on_start(struct ctrace_model *m, struct ctr_proc *p, struct mthread 
  * merge across threads): only the wake-ups need another thread's timeline, so they are
  * gathered first, and a wait's end looks its waker up among them.
  */
+/*
+ * Times come from the file, and a hostile one may put them anywhere in int64_t. Within
+ * +-2^62 ns (146 years), any two are a representable difference apart, which the
+ * arithmetic on intervals and durations relies on.
+ */
+static inline int64_t sane_ns(int64_t t)
+{
+	const int64_t lim = (INT64_C(1) << 62) - 1;
+	return t > lim ? lim : t < -lim ? -lim : t;
+}
+
 static int gather_wakes(struct ctrace_model *m, ctrace_gen *g)
 {
 	const struct ctrace_event *ev;
@@ -603,7 +614,7 @@ static int gather_wakes(struct ctrace_model *m, ctrace_gen *g)
 			m->failed = 1;
 			break;
 		}
-		m->gw[m->ngw++] = (struct gwake){ ev->args[1], ev->time_ns, ev->tid };
+		m->gw[m->ngw++] = (struct gwake){ ev->args[1], sane_ns(ev->time_ns), ev->tid };
 	}
 	if (m->ngw > 1)
 		qsort(m->gw, m->ngw, sizeof(*m->gw), cmp_gwake);
@@ -893,7 +904,7 @@ struct ctrace_model *ctr_model_new(const struct ctrace_model_callbacks *cb, int6
 	if (!m)
 		return NULL;
 	m->cb = cb;
-	m->start_ns = m->end_ns = start_ns;
+	m->start_ns = m->end_ns = sane_ns(start_ns);
 	return m;
 }
 
@@ -904,10 +915,11 @@ int ctr_model_feed(struct ctrace_model *m, ctrace_gen *g)
 	struct ctr_proc *p = proc_of(m, gi->pid);
 	if (!p)
 		return CTRACE_ENOMEM;
-	if (gi->last_ns > p->end_ns)
-		p->end_ns = gi->last_ns;
-	if (gi->last_ns > m->end_ns)
-		m->end_ns = gi->last_ns;
+	const int64_t last_ns = sane_ns(gi->last_ns);
+	if (last_ns > p->end_ns)
+		p->end_ns = last_ns;
+	if (last_ns > m->end_ns)
+		m->end_ns = last_ns;
 	if (!m->realtime_offset)
 		m->realtime_offset = ctrace_gen_realtime_offset(g);
 	/* What a CPU sample stands for (traces before this key: unknown, counted only). */
@@ -927,9 +939,11 @@ int ctr_model_feed(struct ctrace_model *m, ctrace_gen *g)
 	if (n < 0)
 		return n;
 	struct ctrace_event one;
-	while ((n = ctr_gen_next_batched(g, &one)) == 1)
+	while ((n = ctr_gen_next_batched(g, &one)) == 1) {
+		one.time_ns = sane_ns(one.time_ns);
 		if (handle(m, p, g, &one))
 			return 1;
+	}
 	if (wakes)
 		carry_wakes(m, p);
 	return n;
@@ -938,6 +952,7 @@ int ctr_model_feed(struct ctrace_model *m, ctrace_gen *g)
 /* Close every thread's open interval at @t (a timeline window's end), without ending it. */
 void ctr_model_flush(struct ctrace_model *m, int64_t t)
 {
+	t = sane_ns(t);
 	for (size_t i = 0; i < m->nthreads; i++) {
 		struct mthread *th = &m->threads[i];
 		int64_t end = th->ended ? th->end_ns : t;

@@ -217,7 +217,11 @@ CTRACE_API const char *ctrace_state_name(uint32_t state)
 
 CTRACE_API int64_t ctrace_model_start_realtime(const ctrace_model *m)
 {
-	return m->realtime_offset ? m->start_ns + m->realtime_offset : 0;
+	int64_t t;
+	/* Both come from the file: a hostile one may make the sum overflow. */
+	if (!m->realtime_offset || __builtin_add_overflow(m->start_ns, m->realtime_offset, &t))
+		return 0;
+	return t;
 }
 
 CTRACE_API size_t ctrace_model_latency_buckets(const ctrace_model *m, size_t i, uint32_t reason,

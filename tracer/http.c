@@ -28,6 +28,7 @@
 
 #include <ctrace/ctrace.h>
 
+#include "httpparse.h"
 #include "internal.h"
 #include "pprof_http.h"
 
@@ -276,41 +277,6 @@ static enum MHD_Result serve_cmdline(struct MHD_Connection *conn)
 	return reply(conn, MHD_HTTP_OK, "text/plain; charset=utf-8", buf, len);
 }
 
-/*
- * A number of seconds as Go takes it: decimal, fractions allowed, within (0, max].
- * @return 0, or -1 with a reason.
- */
-static int parse_seconds(const char *s, double max, double *out, const char **why)
-{
-	char *end;
-	if (strlen(s) > 32) {
-		*why = "seconds: not a number of seconds (too long)";
-		return -1;
-	}
-	for (const char *p = s; *p; p++)
-		if (!((*p >= '0' && *p <= '9') || *p == '.' || *p == 'e' || *p == 'E' ||
-		      *p == '+' || *p == '-')) {
-			*why = "seconds: not a number of seconds";
-			return -1;
-		}
-	errno = 0;
-	double v = strtod(s, &end);
-	if (end == s || *end || errno == ERANGE || !isfinite(v)) {
-		*why = "seconds: not a number of seconds";
-		return -1;
-	}
-	if (!(v > 0)) {
-		*why = "seconds: must be more than 0";
-		return -1;
-	}
-	if (v > max) {
-		*why = "seconds: more than the maximum (CTRACE_HTTP_MAX_SECONDS)";
-		return -1;
-	}
-	*out = v;
-	return 0;
-}
-
 struct flight_buf {
 	uint8_t *p;
 	size_t len, cap;
@@ -369,13 +335,14 @@ static enum MHD_Result serve_flight(struct MHD_Connection *conn)
 static enum MHD_Result serve_trace(struct MHD_Connection *conn)
 {
 	const char *flight = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "flight");
-	if (flight && strcmp(flight, "0") != 0)
-		return serve_flight(conn);
 	const char *sec = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "seconds");
-	double seconds = 1;
+	double seconds;
+	int use_flight;
 	const char *why;
-	if (sec && parse_seconds(sec, H.max_seconds, &seconds, &why) < 0)
+	if (ctr_trace_query(flight, sec, H.max_seconds, &use_flight, &seconds, &why) < 0)
 		return text(conn, MHD_HTTP_BAD_REQUEST, why);
+	if (use_flight)
+		return serve_flight(conn);
 
 	pthread_mutex_lock(&H.lock);
 	int busy = H.capturing;
@@ -424,20 +391,6 @@ static enum MHD_Result serve_trace(struct MHD_Connection *conn)
 	return ret;
 }
 
-/* Constant time, so the token cannot be guessed a byte at a time. */
-static int token_ok(const char *header)
-{
-	static const char bearer[] = "Bearer ";
-	if (!header || strncmp(header, bearer, sizeof(bearer) - 1) != 0)
-		return 0;
-	const char *got = header + sizeof(bearer) - 1;
-	size_t a = strlen(got), b = strlen(H.token);
-	unsigned diff = (unsigned)(a ^ b);
-	for (size_t i = 0; i < b; i++)
-		diff |= (unsigned)(unsigned char)(i < a ? got[i] : 0) ^ (unsigned char)H.token[i];
-	return diff == 0;
-}
-
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
 			      const char *method, const char *version, const char *upload,
 			      size_t *upload_size, void **state)
@@ -458,79 +411,29 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	}
 headers:
 	if (H.token[0] &&
-	    !token_ok(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization")))
+	    !ctr_http_token_ok(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization"),
+			       H.token))
 		return text(conn, MHD_HTTP_UNAUTHORIZED,
 			    "unauthorized: send Authorization: Bearer CTRACE_HTTP_TOKEN");
-	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+	const char *name = NULL;
+	switch (ctr_http_route(method, url, &name)) {
+	case CTR_ROUTE_BAD_METHOD:
 		return text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed: GET or HEAD");
-	if (strcmp(url, "/debug/pprof/") == 0 || strcmp(url, "/debug/pprof") == 0)
+	case CTR_ROUTE_INDEX:
 		return serve_index(conn);
-	if (strcmp(url, "/debug/pprof/trace") == 0)
+	case CTR_ROUTE_TRACE:
 		return serve_trace(conn);
-	if (strcmp(url, "/debug/pprof/cmdline") == 0)
+	case CTR_ROUTE_CMDLINE:
 		return serve_cmdline(conn);
-	if (strncmp(url, "/debug/pprof/", 13) == 0 && !strchr(url + 13, '/'))
-		return ctr_pprof_http(conn, url + 13);
+	case CTR_ROUTE_PROFILE:
+		return ctr_pprof_http(conn, name);
+	case CTR_ROUTE_NOT_FOUND:
+		break;
+	}
 	return text(conn, MHD_HTTP_NOT_FOUND, "not found: see /debug/pprof/");
 }
 
 /* ---- starting and stopping ---- */
-
-/*
- * "127.0.0.1:6060", "[::1]:6060", ":6060" (loopback), "0.0.0.0:6060", "localhost:6060".
- * @return 0 with the address, or -1 with a reason.
- */
-static int parse_addr(const char *spec, struct sockaddr_storage *ss, socklen_t *len,
-		      int *loopback, const char **why)
-{
-	char host[128];
-	const char *colon;
-	memset(ss, 0, sizeof(*ss));
-	if (spec[0] == '[') {
-		const char *close = strchr(spec, ']');
-		if (!close || close[1] != ':' || (size_t)(close - spec - 1) >= sizeof(host)) {
-			*why = "expected [IPv6]:PORT";
-			return -1;
-		}
-		memcpy(host, spec + 1, (size_t)(close - spec - 1));
-		host[close - spec - 1] = 0;
-		colon = close + 1;
-	} else {
-		colon = strrchr(spec, ':');
-		if (!colon || (size_t)(colon - spec) >= sizeof(host)) {
-			*why = "expected HOST:PORT or :PORT";
-			return -1;
-		}
-		memcpy(host, spec, (size_t)(colon - spec));
-		host[colon - spec] = 0;
-	}
-	char *end;
-	long port = strtol(colon + 1, &end, 10);
-	if (!colon[1] || *end || port < 0 || port > 65535) {
-		*why = "the port is not a number from 0 to 65535";
-		return -1;
-	}
-	if (!host[0] || strcmp(host, "localhost") == 0)
-		strcpy(host, "127.0.0.1");
-	struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
-	if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
-		v4->sin_family = AF_INET;
-		v4->sin_port = htons((uint16_t)port);
-		*len = sizeof(*v4);
-		*loopback = (ntohl(v4->sin_addr.s_addr) >> 24) == 127;
-		return 0;
-	}
-	if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
-		v6->sin6_family = AF_INET6;
-		v6->sin6_port = htons((uint16_t)port);
-		*len = sizeof(*v6);
-		*loopback = IN6_IS_ADDR_LOOPBACK(&v6->sin6_addr);
-		return 0;
-	}
-	*why = "the host is not a numeric IPv4 or IPv6 address (or localhost)";
-	return -1;
-}
 
 CTRACE_API int ctrace_http_start(const char *addr)
 {
@@ -541,7 +444,7 @@ CTRACE_API int ctrace_http_start(const char *addr)
 
 	if (!addr)
 		return CTRACE_EINVAL;
-	if (parse_addr(addr, &ss, &len, &loopback, &why) < 0) {
+	if (ctr_http_parse_addr(addr, &ss, &len, &loopback, &why) < 0) {
 		ctr_warn("CTRACE_HTTP=%s: %s; no HTTP endpoint", addr, why);
 		return CTRACE_EINVAL;
 	}
@@ -570,7 +473,7 @@ CTRACE_API int ctrace_http_start(const char *addr)
 	const char *max = getenv("CTRACE_HTTP_MAX_SECONDS");
 	if (max && *max) {
 		double v;
-		if (parse_seconds(max, 1e7, &v, &why) < 0)
+		if (ctr_parse_seconds(max, 1e7, &v, &why) < 0)
 			ctr_warn("CTRACE_HTTP_MAX_SECONDS=%s: %s; using 600", max, why);
 		else
 			H.max_seconds = v;

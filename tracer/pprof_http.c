@@ -28,6 +28,7 @@
 
 #include <ctrace/ctrace.h>
 
+#include "httpparse.h"
 #include "internal.h"
 #include "pprof_http.h"
 
@@ -443,74 +444,25 @@ void ctr_prof_fork_child(void)
 
 /* ---- requests ---- */
 
-/* strconv.Atoi, leniently: what Go's handler does with debug (an error means 0). */
-static long atoi_go(const char *s)
-{
-	if (!s || !*s)
-		return 0;
-	char *end;
-	long v = strtol(s, &end, 10);
-	return *end ? 0 : v;
-}
-
-/* strconv.ParseInt(s, 10, 64) that must be > 0. @return 0 or -1. */
-static int parse_positive(const char *s, long *out)
-{
-	char *end;
-	if (!*s)
-		return -1;
-	for (const char *q = *s == '+' || *s == '-' ? s + 1 : s; *q; q++)
-		if (*q < '0' || *q > '9')
-			return -1;
-	errno = 0;
-	long v = strtol(s, &end, 10);
-	if (*end || errno || v <= 0)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 enum MHD_Result ctr_pprof_http(struct MHD_Connection *conn, const char *name)
 {
 	const char *sec = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "seconds");
-	long debug = atoi_go(MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "debug"));
-	double max = ctr_http_max_seconds();
-
-	if (strcmp(name, "profile") == 0) {
-		long seconds = 30;
-		if (sec && parse_positive(sec, &seconds) < 0)
-			seconds = 30; /* as Go */
-		if ((double)seconds > max)
-			return fail(conn, MHD_HTTP_BAD_REQUEST,
-				    "profile duration exceeds server's WriteTimeout");
-		return ctr_cpuprof_http(conn, seconds);
-	}
+	const char *debug = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "debug");
 	const struct table_profile *tp = NULL;
 	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++)
 		if (strcmp(name, tables[i].name) == 0)
 			tp = &tables[i];
-	int threads = strcmp(name, "threads") == 0 || strcmp(name, "goroutine") == 0;
-	if (!tp && !threads)
-		return fail(conn, MHD_HTTP_NOT_FOUND, "Unknown profile");
-
-	long seconds = 0;
-	if (sec) {
-		if (parse_positive(sec, &seconds) < 0)
-			return fail(conn, MHD_HTTP_BAD_REQUEST,
-				    "invalid value for \"seconds\" - must be a positive integer");
-		if ((double)seconds > max)
-			return fail(conn, MHD_HTTP_BAD_REQUEST,
-				    "profile duration exceeds server's WriteTimeout");
-		if (debug != 0)
-			return fail(conn, MHD_HTTP_BAD_REQUEST,
-				    "seconds and debug params are incompatible");
-		if (tp && tp->deltas)
-			return fail(conn, MHD_HTTP_BAD_REQUEST,
-				    "\"seconds\" parameter is not supported for this profile type");
-	}
-	if (threads)
-		return ctr_threads_http(conn, name, debug, seconds);
-	return serve_table(conn, tp, (int)debug, seconds);
+	struct ctr_pprof_query q;
+	unsigned status;
+	const char *why;
+	if (ctr_pprof_query(name, sec, debug, ctr_http_max_seconds(), tp != NULL,
+			    tp && tp->deltas, &q, &status, &why) < 0)
+		return fail(conn, status, "%s", why);
+	if (q.what == CTR_PPROF_CPU)
+		return ctr_cpuprof_http(conn, q.seconds);
+	if (q.what == CTR_PPROF_THREADS)
+		return ctr_threads_http(conn, name, q.debug, q.seconds);
+	return serve_table(conn, tp, (int)q.debug, q.seconds);
 }
 
 /* The index's rows: every profile with its current count, as Go's index shows. */

@@ -16,6 +16,7 @@
 
 #include <ctrace/trace.h>
 
+#include "params.h"
 #include "viewer.h"
 
 struct ctr_viewer {
@@ -108,22 +109,9 @@ static void add_hex(cJSON *o, const char *key, uint64_t v)
 	cJSON_AddStringToObject(o, key, buf);
 }
 
-/* A decimal integer query parameter: 0 with *out, or -1 (missing or malformed). */
-static int arg_int(struct MHD_Connection *c, const char *key, int64_t *out)
+static const char *arg(struct MHD_Connection *c, const char *key)
 {
-	const char *s = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, key);
-	char *end;
-	if (!s || !*s || strlen(s) > 20)
-		return -1;
-	for (const char *p = s; *p; p++)
-		if (!((*p >= '0' && *p <= '9') || (p == s && *p == '-')))
-			return -1;
-	errno = 0;
-	long long v = strtoll(s, &end, 10);
-	if (errno || *end)
-		return -1;
-	*out = v;
-	return 0;
+	return MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, key);
 }
 
 static const char *const reason_names[] = { "runqueue", "sync", "io", "sleep", "other" };
@@ -435,13 +423,10 @@ static int on_event(void *ud, const struct ctrace_event *ev)
 static enum MHD_Result api_timeline(struct ctr_viewer *v, struct MHD_Connection *c)
 {
 	int64_t start, end, width;
-	if (arg_int(c, "start", &start) < 0 || arg_int(c, "end", &end) < 0 ||
-	    arg_int(c, "width", &width) < 0)
-		return send_error(c, MHD_HTTP_BAD_REQUEST,
-				  "start, end and width must be decimal integers");
-	if (end <= start || width < 1 || width > 16384)
-		return send_error(c, MHD_HTTP_BAD_REQUEST,
-				  "need start < end and 1 <= width <= 16384");
+	const char *why;
+	if (ctr_timeline_args(arg(c, "start"), arg(c, "end"), arg(c, "width"), &start, &end,
+			      &width, &why) < 0)
+		return send_error(c, MHD_HTTP_BAD_REQUEST, why);
 	struct tl *t = calloc(1, sizeof(*t));
 	if (!t)
 		return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
@@ -488,8 +473,9 @@ static enum MHD_Result api_timeline(struct ctr_viewer *v, struct MHD_Connection 
 static enum MHD_Result api_interval(struct ctr_viewer *v, struct MHD_Connection *c)
 {
 	int64_t tid, at;
-	if (arg_int(c, "tid", &tid) < 0 || arg_int(c, "at", &at) < 0)
-		return send_error(c, MHD_HTTP_BAD_REQUEST, "tid and at must be decimal integers");
+	const char *why;
+	if (ctr_interval_args(arg(c, "tid"), arg(c, "at"), &tid, &at, &why) < 0)
+		return send_error(c, MHD_HTTP_BAD_REQUEST, why);
 	const ctrace_model *m = ctrace_index_model(v->ix);
 	size_t ti = thread_index(m, tid);
 	if (ti == SIZE_MAX)
@@ -574,11 +560,12 @@ static void add_latency(cJSON *o, const struct ctrace_latency *l, uint64_t (*b)[
 static enum MHD_Result api_latency(struct ctr_viewer *v, struct MHD_Connection *c)
 {
 	const ctrace_model *m = ctrace_index_model(v->ix);
-	int64_t tid = -1;
+	int64_t tid;
 	size_t ti = SIZE_MAX;
-	if (MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "tid")) {
-		if (arg_int(c, "tid", &tid) < 0)
-			return send_error(c, MHD_HTTP_BAD_REQUEST, "tid must be a decimal integer");
+	const char *why;
+	if (ctr_latency_args(arg(c, "tid"), &tid, &why) < 0)
+		return send_error(c, MHD_HTTP_BAD_REQUEST, why);
+	if (arg(c, "tid")) {
 		ti = thread_index(m, tid);
 		if (ti == SIZE_MAX)
 			return send_error(c, MHD_HTTP_BAD_REQUEST, "no such thread in the trace");
@@ -619,20 +606,6 @@ static enum MHD_Result api_latency(struct ctr_viewer *v, struct MHD_Connection *
 }
 
 /* ---- /api/profile, /api/pprof ---- */
-
-static int profile_type(struct MHD_Connection *c, enum ctrace_profile_kind *kind,
-			const char **name)
-{
-	static const char *const names[] = { "sync", "io", "syscall", "sched", "alloc" };
-	const char *t = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "type");
-	for (int i = 0; t && i < 5; i++)
-		if (strcmp(t, names[i]) == 0) {
-			*kind = (enum ctrace_profile_kind)i;
-			*name = names[i];
-			return 0;
-		}
-	return -1;
-}
 
 static cJSON *child_named(cJSON *node, const char *name)
 {
@@ -688,10 +661,9 @@ static int tree_add(void *ud, const struct ctrace_frame *frames, size_t depth, c
 static enum MHD_Result api_profile(struct ctr_viewer *v, struct MHD_Connection *c)
 {
 	enum ctrace_profile_kind kind;
-	const char *name;
-	if (profile_type(c, &kind, &name) < 0)
-		return send_error(c, MHD_HTTP_BAD_REQUEST,
-				  "type must be sync, io, syscall, sched or alloc");
+	const char *name, *why;
+	if (ctr_profile_type(arg(c, "type"), &kind, &name, &why) < 0)
+		return send_error(c, MHD_HTTP_BAD_REQUEST, why);
 	cJSON *j = cJSON_CreateObject();
 	cJSON_AddStringToObject(j, "type", name);
 	cJSON_AddStringToObject(j, "unit", kind == CTRACE_PROFILE_ALLOC ? "bytes" : "ns");
@@ -711,10 +683,9 @@ static enum MHD_Result api_profile(struct ctr_viewer *v, struct MHD_Connection *
 static enum MHD_Result api_pprof(struct ctr_viewer *v, struct MHD_Connection *c)
 {
 	enum ctrace_profile_kind kind;
-	const char *name;
-	if (profile_type(c, &kind, &name) < 0)
-		return send_error(c, MHD_HTTP_BAD_REQUEST,
-				  "type must be sync, io, syscall, sched or alloc");
+	const char *name, *why;
+	if (ctr_profile_type(arg(c, "type"), &kind, &name, &why) < 0)
+		return send_error(c, MHD_HTTP_BAD_REQUEST, why);
 	uint8_t *buf;
 	size_t len;
 	pthread_mutex_lock(&v->lock);
@@ -748,27 +719,30 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		return MHD_YES;
 	}
 answer:
-	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+	const char *path = NULL;
+	switch (ctr_api_route(method, url, &path)) {
+	case CTR_API_BAD_METHOD:
 		return send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET and HEAD");
-	if (strncmp(url, "/api/", 5) == 0) {
-		const char *ep = url + 5;
-		if (!strcmp(ep, "summary"))
-			return api_summary(v, c);
-		if (!strcmp(ep, "threads"))
-			return api_threads(v, c);
-		if (!strcmp(ep, "timeline"))
-			return api_timeline(v, c);
-		if (!strcmp(ep, "interval"))
-			return api_interval(v, c);
-		if (!strcmp(ep, "latency"))
-			return api_latency(v, c);
-		if (!strcmp(ep, "profile"))
-			return api_profile(v, c);
-		if (!strcmp(ep, "pprof"))
-			return api_pprof(v, c);
+	case CTR_API_SUMMARY:
+		return api_summary(v, c);
+	case CTR_API_THREADS:
+		return api_threads(v, c);
+	case CTR_API_TIMELINE:
+		return api_timeline(v, c);
+	case CTR_API_INTERVAL:
+		return api_interval(v, c);
+	case CTR_API_LATENCY:
+		return api_latency(v, c);
+	case CTR_API_PROFILE:
+		return api_profile(v, c);
+	case CTR_API_PPROF:
+		return api_pprof(v, c);
+	case CTR_API_UNKNOWN:
 		return send_error(c, MHD_HTTP_NOT_FOUND, "no such API");
+	case CTR_API_ASSET:
+		break;
 	}
-	const struct ctr_asset *a = ctr_asset_find(strcmp(url, "/") == 0 ? "/index.html" : url);
+	const struct ctr_asset *a = ctr_asset_find(path);
 	if (!a)
 		return send_error(c, MHD_HTTP_NOT_FOUND, "not found");
 	return send_bytes(c, MHD_HTTP_OK, a->type, (void *)a->data, a->len, MHD_RESPMEM_PERSISTENT,
