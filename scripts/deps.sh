@@ -24,6 +24,8 @@ pkgs=(meson ninja-build pkg-config gcc libc6-dev libzstd-dev libunwind-dev libdw
 # python3's json module the Chrome export.
 # lttng-tools (lttng, lttng-sessiond) and babeltrace2 for the LTTng sink's tests.
 [ $test_deps = 1 ] && pkgs+=(golang-go python3 curl chromium lttng-tools babeltrace2)
+# clang (with LLVM's libFuzzer and sanitizer runtimes) for the fuzz targets.
+[ $test_deps = 1 ] && pkgs+=(clang)
 # The benchmark suite's peers: strace, LTTng's own wrappers and session daemon, redis.
 [ $bench_deps = 1 ] && pkgs+=(strace lttng-tools liblttng-ust1 babeltrace2 redis-server redis-tools)
 # node and npm for the browser tests, from Debian when the machine has none of its own

@@ -37,18 +37,20 @@ static long turn, rounds_left;
 static void *ring_member(void *arg)
 {
 	long me = (long)arg;
-	pthread_mutex_lock(&m);
 	for (;;) {
+		pthread_mutex_lock(&m); /* every round takes the lock, and contends for it */
 		while (turn % 4 != me && rounds_left > 0)
 			pthread_cond_wait(&cv, &m);
-		if (rounds_left <= 0)
+		if (rounds_left <= 0) {
+			pthread_cond_broadcast(&cv);
+			pthread_mutex_unlock(&m);
 			break;
+		}
 		turn++;
 		rounds_left--;
 		pthread_cond_broadcast(&cv);
+		pthread_mutex_unlock(&m);
 	}
-	pthread_cond_broadcast(&cv);
-	pthread_mutex_unlock(&m);
 	return NULL;
 }
 
