@@ -151,20 +151,16 @@ static char *profile_url(const char *base, const char *name, double seconds)
 	return u;
 }
 
-int tool_fetch_profile(const char *cmd, const char *base, const char *name, double seconds,
-		       const char *out, const char *token)
+/* GET @url into @tmp, with a progress line over @seconds when stderr is a terminal.
+ * @return 0 when a 200 response is all in @tmp (its size in *bytes), else 1 after a
+ * one-line error. */
+static int download(const char *cmd, const char *url, const char *token, double seconds,
+		    const char *tmp, uint64_t *bytes)
 {
-	char *url = profile_url(base, name, seconds);
-	char tmp[4200];
-	snprintf(tmp, sizeof(tmp), "%s.part", out);
-	struct fetch f = { .seconds = strcmp(name, "profile") == 0 ? seconds : 0,
-			   .tty = isatty(2) };
+	struct fetch f = { .seconds = seconds, .tty = isatty(2) };
 	f.out = fopen(tmp, "wb");
-	if (!url || !f.out) {
+	if (!f.out) {
 		tool_error(cmd, "cannot create %s: %s", tmp, strerror(errno));
-		if (f.out)
-			fclose(f.out);
-		free(url);
 		return 1;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &f.t0);
@@ -174,15 +170,38 @@ int tool_fetch_profile(const char *cmd, const char *base, const char *name, doub
 	if (f.tty)
 		fprintf(stderr, "\r%70s\r", "");
 	int closed = fclose(f.out) == 0;
-	int result = 1;
+	*bytes = f.bytes;
 	if (rc != CURLE_OK) {
 		tool_error(cmd, "%s: %s", url, errbuf[0] ? errbuf : curl_easy_strerror(rc));
-	} else if (status != 200) {
+		return 1;
+	}
+	if (status != 200) {
 		say_http_error(cmd, url, status, tmp);
-	} else if (f.err || !closed) {
+		return 1;
+	}
+	if (f.err || !closed) {
 		tool_error(cmd, "cannot write %s: %s", tmp, strerror(f.err ? f.err : EIO));
-	} else {
+		return 1;
+	}
+	return 0;
+}
+
+int tool_fetch_profile(const char *cmd, const char *base, const char *name, double seconds,
+		       const char *out, const char *token)
+{
+	char *url = profile_url(base, name, seconds);
+	if (!url) {
+		tool_error(cmd, "out of memory");
+		return 1;
+	}
+	char tmp[4200];
+	snprintf(tmp, sizeof(tmp), "%s.part", out);
+	uint64_t bytes = 0;
+	int result = download(cmd, url, token, strcmp(name, "profile") == 0 ? seconds : 0, tmp,
+			      &bytes);
+	if (result == 0) {
 		/* A binary profile is gzipped profile.proto; text (debug=N) is let through. */
+		result = 1;
 		unsigned char magic[2] = { 0 };
 		FILE *g = fopen(tmp, "rb");
 		size_t got = g ? fread(magic, 1, 2, g) : 0;
@@ -194,7 +213,7 @@ int tool_fetch_profile(const char *cmd, const char *base, const char *name, doub
 			tool_error(cmd, "cannot rename %s: %s", tmp, strerror(errno));
 		} else {
 			char size[32];
-			human_size(size, sizeof(size), f.bytes);
+			human_size(size, sizeof(size), bytes);
 			fprintf(stderr, "ctrace: %s: %s profile, %s\n", out, name, size);
 			result = 0;
 		}
@@ -257,30 +276,16 @@ int cmd_capture(int argc, char **argv)
 					  out_given ? out : name, token);
 	}
 	char *url = trace_url(base, seconds, flight);
-	char tmp[4200];
-	snprintf(tmp, sizeof(tmp), "%s.part", out);
-	struct fetch f = { .seconds = flight ? 0 : seconds, .tty = isatty(2) };
-	f.out = fopen(tmp, "wb");
-	if (!url || !f.out) {
-		tool_error("capture", "cannot create %s: %s", tmp, strerror(errno));
-		free(url);
+	if (!url) {
+		tool_error("capture", "out of memory");
 		return 1;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &f.t0);
-	long status = 0;
-	char errbuf[CURL_ERROR_SIZE] = "";
-	CURLcode rc = http_get(url, token, &f, &status, errbuf);
-	if (f.tty)
-		fprintf(stderr, "\r%70s\r", "");
-	int closed = fclose(f.out) == 0;
-	int result = 1;
-	if (rc != CURLE_OK) {
-		tool_error("capture", "%s: %s", url, errbuf[0] ? errbuf : curl_easy_strerror(rc));
-	} else if (status != 200) {
-		say_http_error("capture", url, status, tmp);
-	} else if (f.err || !closed) {
-		tool_error("capture", "cannot write %s: %s", tmp, strerror(f.err ? f.err : EIO));
-	} else {
+	char tmp[4200];
+	snprintf(tmp, sizeof(tmp), "%s.part", out);
+	uint64_t bytes = 0;
+	int result = download("capture", url, token, flight ? 0 : seconds, tmp, &bytes);
+	if (result == 0) {
+		result = 1;
 		/* Check it reads as a trace before it takes the name. */
 		ctrace_reader *r;
 		ctrace_gen *g;
@@ -298,7 +303,7 @@ int cmd_capture(int argc, char **argv)
 			tool_error("capture", "cannot rename %s: %s", tmp, strerror(errno));
 		} else {
 			char size[32];
-			human_size(size, sizeof(size), f.bytes);
+			human_size(size, sizeof(size), bytes);
 			fprintf(stderr, "ctrace: %s: %s, %llu events, %llu generations\n", out, size,
 				(unsigned long long)events, (unsigned long long)gens);
 			result = 0;
