@@ -342,7 +342,8 @@ static int ctrace_event(struct imp *im, const struct imp_event *ev, const char *
 		struct iproc *p = proc_get(im, pid);
 		if (p && !p->exe[0]) {
 			size_t l = blen < sizeof(p->exe) - 1 ? blen : sizeof(p->exe) - 1;
-			memcpy(p->exe, blob, l);
+			if (l) /* a name event without its text field has no blob */
+				memcpy(p->exe, blob, l);
 			p->exe[l] = 0;
 		}
 	}
