@@ -194,6 +194,27 @@ struct ctr_prof_row {
 };
 extern _Atomic uint64_t ctr_heap_rate;          /* mean bytes between samples; 0 off */
 extern _Atomic int ctr_block_rate, ctr_mutex_rate; /* 0 off, 1 all, N one in N */
+
+/* What the sync interposers may have to look at, in one word, so that their path with
+ * nothing on is one load and a branch: tracing on, the mutex profile, the block profile.
+ * Kept by ctr_set_on() and the rate setters; the interposers then check precisely. */
+#define CTR_WATCH_ON 1u
+#define CTR_WATCH_MUTEX 2u
+#define CTR_WATCH_BLOCK 4u
+extern _Atomic unsigned ctr_watch;
+static inline void ctr_watch_set(unsigned bit, int on)
+{
+	if (on)
+		atomic_fetch_or_explicit(&ctr_watch, bit, memory_order_relaxed);
+	else
+		atomic_fetch_and_explicit(&ctr_watch, ~bit, memory_order_relaxed);
+}
+/* Tracing on or off: ctr_on, and its bit in ctr_watch. */
+static inline void ctr_set_on(int on)
+{
+	atomic_store(&ctr_on, on);
+	ctr_watch_set(CTR_WATCH_ON, on);
+}
 void ctr_prof_init(void);
 void ctr_prof_add(int kind, uint64_t stack, const int64_t *v, unsigned n);
 /* A malloc'd copy of a profile's rows. @return 0 or CTRACE_ENOMEM. */

@@ -30,7 +30,7 @@ void ctr_fork_child(void)
 	struct ctr_sink *file = ctr_g.file;
 
 	ctr_tls.busy++;
-	atomic_store(&ctr_on, 0);
+	ctr_set_on(0);
 	pthread_mutex_init(&ctr_g.ctl, NULL);
 	ctr_writer_forget();
 	ctr_http_forget();

@@ -32,6 +32,7 @@ static _Atomic uint64_t dropped[CTR_PROF_KINDS];
 
 _Atomic uint64_t ctr_heap_rate;
 _Atomic int ctr_block_rate, ctr_mutex_rate;
+_Atomic unsigned ctr_watch;
 
 static void rate_from_env(const char *name, _Atomic int *rate)
 {
@@ -59,6 +60,8 @@ void ctr_prof_init(void)
 	}
 	rate_from_env("CTRACE_BLOCK_RATE", &ctr_block_rate);
 	rate_from_env("CTRACE_MUTEX_RATE", &ctr_mutex_rate);
+	ctr_watch_set(CTR_WATCH_BLOCK, atomic_load(&ctr_block_rate) != 0);
+	ctr_watch_set(CTR_WATCH_MUTEX, atomic_load(&ctr_mutex_rate) != 0);
 	/* The heap profile samples as the allocation events do; CTRACE_ALLOC=off turns both off. */
 	atomic_store(&ctr_heap_rate,
 		     ctr_g.cfg.alloc_mode == CTR_ALLOC_OFF ? 0 : ctr_g.cfg.alloc_rate);
@@ -181,6 +184,7 @@ CTRACE_API int ctrace_set_block_rate(int rate)
 	if (rate < 0)
 		return CTRACE_EINVAL;
 	atomic_store(&ctr_block_rate, rate);
+	ctr_watch_set(CTR_WATCH_BLOCK, rate != 0);
 	return 0;
 }
 
@@ -189,5 +193,6 @@ CTRACE_API int ctrace_set_mutex_rate(int rate)
 	if (rate < 0)
 		return CTRACE_EINVAL;
 	atomic_store(&ctr_mutex_rate, rate);
+	ctr_watch_set(CTR_WATCH_MUTEX, rate != 0);
 	return 0;
 }

@@ -77,9 +77,13 @@ static inline int sync_traced(void)
 	       !ctr_tls.busy && (ctr_g.cfg.classes & CTR_CLASS_SYNC);
 }
 
-/* Contended locks matter: to the trace, or to the mutex profile. */
+/* Contended locks matter: to the trace, or to the mutex profile. With neither on, one
+ * load and a branch. */
 static inline int lock_watched(void)
 {
+	if (likely(!(atomic_load_explicit(&ctr_watch, memory_order_relaxed) &
+		     (CTR_WATCH_ON | CTR_WATCH_MUTEX))))
+		return 0;
 	return sync_traced() ||
 	       unlikely(atomic_load_explicit(&ctr_mutex_rate, memory_order_relaxed) != 0);
 }
@@ -87,6 +91,9 @@ static inline int lock_watched(void)
 /* Blocking waits matter: to the trace, or to the block profile. */
 static inline int wait_watched(void)
 {
+	if (likely(!(atomic_load_explicit(&ctr_watch, memory_order_relaxed) &
+		     (CTR_WATCH_ON | CTR_WATCH_BLOCK))))
+		return 0;
 	return sync_traced() ||
 	       unlikely(atomic_load_explicit(&ctr_block_rate, memory_order_relaxed) != 0);
 }

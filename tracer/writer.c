@@ -441,7 +441,7 @@ static void gen_finish(int last)
 	if (err == 0) {
 		/* When no sink takes them any more, stop recording: nobody would read it. */
 		if (!write_sinks(hdr, CTR_GEN_HEADER_SIZE, frame, frame_len) && W.sinks)
-			atomic_store(&ctr_on, 0);
+			ctr_set_on(0);
 	} else {
 		W.error = err;
 		ctr_warn("cannot encode a generation: %s", ctrace_strerror(err));
@@ -688,7 +688,7 @@ static int writer_start(struct ctr_sink *first)
 		return CTRACE_ENOMEM;
 	}
 	W.alive = 1;
-	atomic_store(&ctr_on, 1);
+	ctr_set_on(1);
 	return 0;
 }
 
@@ -712,7 +712,7 @@ static int request(int req, struct ctr_sink *k, int timeout_ms)
 
 static int writer_stop(int timeout_ms)
 {
-	atomic_store(&ctr_on, 0);
+	ctr_set_on(0);
 	atomic_fetch_or(&W.req, REQ_STOP);
 	atomic_store(&ctr_g.kick, 1);
 	syscall(SYS_futex, &ctr_g.kick, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
@@ -744,7 +744,7 @@ int ctr_capture_add(struct ctr_sink *k)
 			return CTRACE_EBUSY;
 	int err = request(REQ_ADD, k, 5000);
 	if (!err)
-		atomic_store(&ctr_on, 1);
+		ctr_set_on(1);
 	return err ? err : k->error;
 }
 
