@@ -59,7 +59,7 @@ struct ctr_slot {
 	uint64_t st_since;   /* ticks, or CLOCK_MONOTONIC_COARSE ns when st_coarse */
 	uint32_t st_coarse;  /* set while tracing was off: a cheaper clock for the state */
 	/* context switches (sched.c): the thread's perf ring, read by the writer */
-	_Atomic int perf_fd;  /* -1 not tried, -2 unavailable */
+	_Atomic int perf_fd;  /* 0 mapped (no descriptor kept), -1 not tried, -2 unavailable */
 	void *perf_ring;
 	size_t perf_size;
 	_Atomic uint64_t pub_head; /* head, published for the writer */
@@ -111,6 +111,14 @@ struct ctr_config {
 	uint64_t gen_max_bytes;
 	int zstd_level;
 	uint64_t drain_ns;
+	int switches;           /* enum ctr_switches */
+};
+
+/* Where context switches come from (CTRACE_SWITCHES; sched.c). */
+enum ctr_switches {
+	CTR_SWITCHES_AUTO,   /* per CPU when permitted, else per thread */
+	CTR_SWITCHES_CPU,    /* per CPU or none */
+	CTR_SWITCHES_THREAD, /* per thread */
 };
 
 /* Global state. Fields below "control" change only under ctl. */
@@ -253,6 +261,22 @@ int ctr_schedstat_read(uint32_t tid, uint64_t out[3]);
 void ctr_sched_drain(struct ctr_slot *s,
 		     void (*fn)(void *ud, uint64_t ns, int out, int preempted, uint32_t cpu),
 		     void *ud, uint64_t *lost);
+/* One context switch of this process, from the per-CPU rings. */
+struct ctr_switch {
+	uint64_t ns; /* CLOCK_MONOTONIC */
+	uint32_t tid, cpu;
+	uint8_t out, preempted;
+};
+/* Open the per-CPU rings for a capture (when CTRACE_SWITCHES allows and the kernel
+ * permits): 0, or -1 and the threads open their own. */
+int ctr_sched_cpu_open(void);
+void ctr_sched_cpu_close(void);  /* the writer, at the capture's end */
+void ctr_sched_cpu_forget(void); /* fork child: the rings are the parent's */
+int ctr_sched_cpu_wide(void);    /* 1 while the per-CPU rings are open */
+/* Read every per-CPU ring: this process's switches, sorted by thread and time. */
+void ctr_sched_cpu_collect(uint64_t *lost);
+/* Thread @tid's switches of the last collect: @n of them. */
+const struct ctr_switch *ctr_sched_cpu_find(uint32_t tid, size_t *n);
 extern char ctr_perf_status[160];
 
 /* gentab.c: the stack tables of the open generation (writer thread only) */

@@ -36,6 +36,7 @@ void ctr_fork_child(void)
 	ctr_http_forget();
 	ctr_prof_fork_child();
 	ctr_slot_reset_after_fork();
+	ctr_sched_cpu_forget();
 	ctr_symbolize_reset(); /* the parent's writer may have been in the middle of it */
 	ctr_g.pid = getpid();
 	/* The parent's sinks: its file (closed here if the tracer opened it), its HTTP

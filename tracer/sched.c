@@ -1,8 +1,18 @@
 /*
- * Scheduling: per-thread context switches from a perf_event_open software event with
- * context_switch records (timestamps on CLOCK_MONOTONIC through use_clockid), and the
- * kernel's per-thread totals from /proc/self/task/TID/schedstat. The thread opens its own
- * perf ring on its first event; the writer thread reads every ring.
+ * Scheduling: context switches from perf_event_open software events with context_switch
+ * records (timestamps on CLOCK_MONOTONIC through use_clockid), and the kernel's
+ * per-thread totals from /proc/self/task/TID/schedstat.
+ *
+ * Two ways to get the switches, chosen when a capture starts (CTRACE_SWITCHES):
+ *  - cpu-wide: one ring per CPU for the capture, opened by the thread that starts it;
+ *    the writer keeps this process's records and sorts them by thread. The kernel
+ *    writes a record per switch and no more; it needs CAP_PERFMON (or root, or
+ *    kernel.perf_event_paranoid <= 0).
+ *  - per thread: each thread opens its own ring on its first event. Allowed wherever
+ *    perf_event_open is, but the kernel then swaps a perf context in and out at every
+ *    switch of a traced thread, which costs the thread microseconds per switch.
+ * A ring needs no descriptor once it is mapped: the mapping holds the event, so the
+ * descriptor is closed at once and no program that closes every fd can touch it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,18 +27,42 @@
 
 #include "internal.h"
 
-#define PERF_DATA_PAGES 4
+#define PERF_THREAD_PAGES 4
+#define PERF_CPU_PAGES 32 /* 128 KiB: 3,000 switch records, 10 ms of a very busy CPU */
+#define SAMPLE_ID_SIZE 24 /* pid, tid (u32 each), time (u64), cpu, res (u32 each) */
 
 /* Why context switches are missing, once for the whole process; "" while they work. */
 char ctr_perf_status[160];
 
-void ctr_sched_thread_init(struct ctr_slot *s)
+struct perf_ring {
+	uint8_t *base; /* the control page, then the data pages; NULL when not mapped */
+	size_t size;
+};
+
+/* The capture's per-CPU rings (writer_start opens, the writer thread closes). */
+static struct perf_ring *cpu_rings;
+static unsigned n_cpu_rings;
+static _Atomic int cpu_wide;
+
+/* This process's switches read from the per-CPU rings, sorted by thread then time. */
+static struct ctr_switch *sw;
+static size_t sw_len, sw_cap;
+
+static size_t page_size(void)
+{
+	static size_t page;
+	if (!page)
+		page = (size_t)sysconf(_SC_PAGESIZE);
+	return page;
+}
+
+/* Open a switch event for (@pid, @cpu) and map it with @pages data pages: 0; -1 with
+ * errno when the event cannot be opened, -2 when it cannot be mapped. The descriptor is
+ * closed before returning. */
+static int ring_open(struct perf_ring *r, int pid, int cpu, unsigned pages)
 {
 	struct perf_event_attr a;
 
-	s->perf_fd = -2; /* tried: do not try again for this thread */
-	if (!(ctr_g.cfg.classes & CTR_CLASS_SCHED) || ctr_perf_status[0])
-		return;
 	memset(&a, 0, sizeof(a));
 	a.size = sizeof(a);
 	a.type = PERF_TYPE_SOFTWARE;
@@ -42,39 +76,280 @@ void ctr_sched_thread_init(struct ctr_slot *s)
 	a.exclude_hv = 1;
 	a.watermark = 1;
 	a.wakeup_watermark = 1u << 30; /* the writer polls; never wake anyone */
+	int fd = (int)syscall(SYS_perf_event_open, &a, pid, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	size_t size = page_size() * (1 + pages);
+	void *base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	int err = errno;
+	syscall(SYS_close, fd);
+	if (base == MAP_FAILED) {
+		errno = err;
+		return -2;
+	}
+	r->base = base;
+	r->size = size;
+	return 0;
+}
+
+static void ring_close(struct perf_ring *r)
+{
+	if (r->base)
+		munmap(r->base, r->size);
+	r->base = NULL;
+}
+
+/*
+ * Call @fn for every whole record the ring holds (header and body, copied out of the
+ * ring's wrap) and give the room back. @lost counts what the kernel dropped.
+ */
+static void ring_read(struct perf_ring *r,
+		      void (*fn)(void *ud, const struct perf_event_header *h, const uint8_t *rec),
+		      void *ud, uint64_t *lost)
+{
+	struct perf_event_mmap_page *meta = (void *)r->base;
+	uint8_t *data = r->base + page_size();
+	uint64_t size = r->size - page_size();
+	uint64_t head = __atomic_load_n(&meta->data_head, __ATOMIC_ACQUIRE);
+	uint64_t tail = meta->data_tail;
+
+	while (tail < head) {
+		struct perf_event_header h;
+		uint8_t rec[256];
+		for (size_t i = 0; i < sizeof(h); i++)
+			((uint8_t *)&h)[i] = data[(tail + i) % size];
+		if (h.size < sizeof(h) || h.size > head - tail)
+			break;
+		if (h.size <= sizeof(rec)) {
+			for (size_t i = 0; i < h.size; i++)
+				rec[i] = data[(tail + i) % size];
+			if (h.type == PERF_RECORD_LOST && h.size >= sizeof(h) + 16) {
+				uint64_t n;
+				memcpy(&n, rec + sizeof(h) + 8, 8);
+				*lost += n;
+			} else {
+				fn(ud, &h, rec);
+			}
+		}
+		tail += h.size;
+	}
+	__atomic_store_n(&meta->data_tail, tail, __ATOMIC_RELEASE);
+}
+
+/* A switch record's sample_id at @id: the thread's pid and tid, the time, the CPU. */
+static void sample_id(const uint8_t *id, struct ctr_switch *out, uint32_t *pid)
+{
+	memcpy(pid, id, 4);
+	memcpy(&out->tid, id + 4, 4);
+	memcpy(&out->ns, id + 8, 8);
+	memcpy(&out->cpu, id + 16, 4);
+}
+
+static void switch_flags(const struct perf_event_header *h, struct ctr_switch *out)
+{
+	out->out = (h->misc & PERF_RECORD_MISC_SWITCH_OUT) != 0;
+	out->preempted = (h->misc & PERF_RECORD_MISC_SWITCH_OUT_PREEMPT) != 0;
+}
+
+/* ---- per thread ---- */
+
+void ctr_sched_thread_init(struct ctr_slot *s)
+{
+	if (atomic_load_explicit(&cpu_wide, memory_order_acquire))
+		return; /* the capture's CPU rings see this thread; ask again after it */
+	s->perf_fd = -2; /* tried: do not try again for this thread */
+	if (!(ctr_g.cfg.classes & CTR_CLASS_SCHED) || ctr_perf_status[0] ||
+	    ctr_g.cfg.switches == CTR_SWITCHES_CPU)
+		return;
+	struct perf_ring r;
 	int saved = errno;
-	int fd = (int)syscall(SYS_perf_event_open, &a, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
-	if (fd < 0) {
+	int rc = ring_open(&r, 0, -1, PERF_THREAD_PAGES);
+	if (rc == -1)
 		snprintf(ctr_perf_status, sizeof(ctr_perf_status),
 			 "unavailable: perf_event_open: %s (kernel.perf_event_paranoid or seccomp)",
 			 strerror(errno));
+	/* -2: over the locked-memory limit for perf buffers, this thread goes without. */
+	if (rc < 0) {
 		errno = saved;
 		return;
 	}
-	size_t page = (size_t)sysconf(_SC_PAGESIZE);
-	size_t size = page * (1 + PERF_DATA_PAGES);
-	void *ring = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (ring == MAP_FAILED) {
-		/* Over the locked-memory limit for perf buffers: this thread goes without. */
-		close(fd);
-		errno = saved;
-		return;
-	}
-	s->perf_ring = ring;
-	s->perf_size = size;
+	s->perf_ring = r.base;
+	s->perf_size = r.size;
 	errno = saved;
-	atomic_store_explicit(&s->perf_fd, fd, memory_order_release);
+	atomic_store_explicit(&s->perf_fd, 0, memory_order_release);
 }
 
 void ctr_sched_thread_fini(struct ctr_slot *s)
 {
-	int fd = atomic_load_explicit(&s->perf_fd, memory_order_acquire);
-	if (fd >= 0) {
-		munmap(s->perf_ring, s->perf_size);
-		close(fd);
+	int st = atomic_load_explicit(&s->perf_fd, memory_order_acquire);
+	if (st >= 0) {
+		struct perf_ring r = { s->perf_ring, s->perf_size };
+		ring_close(&r);
 	}
 	s->perf_ring = NULL;
 	atomic_store_explicit(&s->perf_fd, -1, memory_order_release);
+}
+
+struct thread_read {
+	void (*fn)(void *ud, uint64_t ns, int out, int preempted, uint32_t cpu);
+	void *ud;
+};
+
+static void thread_record(void *ud, const struct perf_event_header *h, const uint8_t *rec)
+{
+	struct thread_read *t = ud;
+	struct ctr_switch one;
+	uint32_t pid;
+	if (h->type != PERF_RECORD_SWITCH || h->size < sizeof(*h) + SAMPLE_ID_SIZE)
+		return;
+	sample_id(rec + sizeof(*h), &one, &pid);
+	switch_flags(h, &one);
+	t->fn(t->ud, one.ns, one.out, one.preempted, one.cpu);
+}
+
+void ctr_sched_drain(struct ctr_slot *s,
+		     void (*fn)(void *ud, uint64_t ns, int out, int preempted, uint32_t cpu),
+		     void *ud, uint64_t *lost)
+{
+	if (atomic_load_explicit(&s->perf_fd, memory_order_acquire) < 0)
+		return;
+	struct perf_ring r = { s->perf_ring, s->perf_size };
+	struct thread_read t = { fn, ud };
+	ring_read(&r, thread_record, &t, lost);
+}
+
+/* ---- per CPU ---- */
+
+int ctr_sched_cpu_open(void)
+{
+	if (!(ctr_g.cfg.classes & CTR_CLASS_SCHED) || ctr_g.cfg.switches == CTR_SWITCHES_THREAD ||
+	    atomic_load(&cpu_wide))
+		return -1;
+	long n = sysconf(_SC_NPROCESSORS_CONF);
+	if (n < 1 || n > 4096)
+		return -1;
+	int saved = errno;
+	struct perf_ring *r = calloc((size_t)n, sizeof(*r));
+	if (!r)
+		return -1;
+	unsigned opened = 0;
+	for (long cpu = 0; cpu < n; cpu++) {
+		int rc = ring_open(&r[cpu], -1, (int)cpu, PERF_CPU_PAGES);
+		if (rc == 0) {
+			opened++;
+			continue;
+		}
+		if (rc == -1 && (errno == ENODEV || errno == ENXIO))
+			continue; /* offline: its switches go unseen while it stays so */
+		const char *why = strerror(errno);
+		for (long i = 0; i < cpu; i++)
+			ring_close(&r[i]);
+		free(r);
+		if (ctr_g.cfg.switches == CTR_SWITCHES_CPU)
+			snprintf(ctr_perf_status, sizeof(ctr_perf_status),
+				 "unavailable: CTRACE_SWITCHES=cpu: perf_event_open per CPU: %s "
+				 "(needs CAP_PERFMON or kernel.perf_event_paranoid <= 0)",
+				 why);
+		errno = saved;
+		return -1;
+	}
+	errno = saved;
+	if (!opened) {
+		free(r);
+		return -1;
+	}
+	cpu_rings = r;
+	n_cpu_rings = (unsigned)n;
+	sw_len = 0;
+	atomic_store_explicit(&cpu_wide, 1, memory_order_release);
+	return 0;
+}
+
+void ctr_sched_cpu_close(void)
+{
+	if (!atomic_load(&cpu_wide))
+		return;
+	for (unsigned i = 0; i < n_cpu_rings; i++)
+		ring_close(&cpu_rings[i]);
+	free(cpu_rings);
+	cpu_rings = NULL;
+	n_cpu_rings = 0;
+	free(sw);
+	sw = NULL;
+	sw_len = sw_cap = 0;
+	atomic_store_explicit(&cpu_wide, 0, memory_order_release);
+}
+
+void ctr_sched_cpu_forget(void)
+{
+	/* In a fork child: the rings are the parent's (mapped into both); unmap our view. */
+	ctr_sched_cpu_close();
+}
+
+int ctr_sched_cpu_wide(void)
+{
+	return atomic_load_explicit(&cpu_wide, memory_order_acquire);
+}
+
+static void cpu_record(void *ud, const struct perf_event_header *h, const uint8_t *rec)
+{
+	uint32_t self = *(const uint32_t *)ud, pid;
+	struct ctr_switch one;
+	/* next_prev_pid and next_prev_tid, then the sample_id of the switching thread */
+	if (h->type != PERF_RECORD_SWITCH_CPU_WIDE ||
+	    h->size < sizeof(*h) + 8 + SAMPLE_ID_SIZE)
+		return;
+	sample_id(rec + sizeof(*h) + 8, &one, &pid);
+	if (pid != self)
+		return;
+	switch_flags(h, &one);
+	if (sw_len == sw_cap) {
+		size_t cap = sw_cap ? 2 * sw_cap : 1024;
+		struct ctr_switch *p = realloc(sw, cap * sizeof(*p));
+		if (!p)
+			return;
+		sw = p;
+		sw_cap = cap;
+	}
+	sw[sw_len++] = one;
+}
+
+static int by_thread_time(const void *a, const void *b)
+{
+	const struct ctr_switch *x = a, *y = b;
+	if (x->tid != y->tid)
+		return x->tid < y->tid ? -1 : 1;
+	return (x->ns > y->ns) - (x->ns < y->ns);
+}
+
+void ctr_sched_cpu_collect(uint64_t *lost)
+{
+	uint32_t self = (uint32_t)ctr_g.pid;
+	sw_len = 0;
+	if (!atomic_load_explicit(&cpu_wide, memory_order_acquire))
+		return;
+	for (unsigned i = 0; i < n_cpu_rings; i++)
+		if (cpu_rings[i].base)
+			ring_read(&cpu_rings[i], cpu_record, &self, lost);
+	/* Each CPU's records are in time order, a thread's across CPUs are not. */
+	qsort(sw, sw_len, sizeof(*sw), by_thread_time);
+}
+
+const struct ctr_switch *ctr_sched_cpu_find(uint32_t tid, size_t *n)
+{
+	size_t lo = 0, hi = sw_len;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (sw[mid].tid < tid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	size_t end = lo;
+	while (end < sw_len && sw[end].tid == tid)
+		end++;
+	*n = end - lo;
+	return sw + lo;
 }
 
 int ctr_schedstat_read(uint32_t tid, uint64_t out[3])
@@ -96,51 +371,4 @@ int ctr_schedstat_read(uint32_t tid, uint64_t out[3])
 	out[1] = b;
 	out[2] = c;
 	return 0;
-}
-
-/*
- * Read the switch records a thread's perf ring holds, calling @fn for each
- * (time in monotonic ns, out or in, preempted, cpu). Writer thread only.
- */
-void ctr_sched_drain(struct ctr_slot *s,
-		     void (*fn)(void *ud, uint64_t ns, int out, int preempted, uint32_t cpu),
-		     void *ud, uint64_t *lost)
-{
-	int fd = atomic_load_explicit(&s->perf_fd, memory_order_acquire);
-	if (fd < 0)
-		return;
-	struct perf_event_mmap_page *meta = s->perf_ring;
-	size_t page = (size_t)sysconf(_SC_PAGESIZE);
-	uint8_t *data = (uint8_t *)s->perf_ring + page;
-	uint64_t size = s->perf_size - page;
-	uint64_t head = __atomic_load_n(&meta->data_head, __ATOMIC_ACQUIRE);
-	uint64_t tail = meta->data_tail;
-
-	while (tail < head) {
-		struct perf_event_header h;
-		uint8_t rec[256];
-		for (size_t i = 0; i < sizeof(h); i++)
-			((uint8_t *)&h)[i] = data[(tail + i) % size];
-		if (h.size < sizeof(h) || h.size > head - tail)
-			break;
-		if (h.size <= sizeof(rec)) {
-			for (size_t i = 0; i < h.size; i++)
-				rec[i] = data[(tail + i) % size];
-			if (h.type == PERF_RECORD_SWITCH && h.size >= sizeof(h) + 24) {
-				/* sample_id: pid, tid (u32 each), time (u64), cpu, res (u32 each) */
-				uint64_t ns;
-				uint32_t cpu;
-				memcpy(&ns, rec + sizeof(h) + 8, 8);
-				memcpy(&cpu, rec + sizeof(h) + 16, 4);
-				fn(ud, ns, (h.misc & PERF_RECORD_MISC_SWITCH_OUT) != 0,
-				   (h.misc & PERF_RECORD_MISC_SWITCH_OUT_PREEMPT) != 0, cpu);
-			} else if (h.type == PERF_RECORD_LOST && h.size >= sizeof(h) + 16) {
-				uint64_t n;
-				memcpy(&n, rec + sizeof(h) + 8, 8);
-				*lost += n;
-			}
-		}
-		tail += h.size;
-	}
-	__atomic_store_n(&meta->data_tail, tail, __ATOMIC_RELEASE);
 }

@@ -22,7 +22,9 @@ static void *trampoline(void *p)
 {
 	struct start_args a = *(struct start_args *)p;
 
+	ctr_tls.busy++; /* the tracer's own: no free event before thread_start */
 	free(p);
+	ctr_tls.busy--;
 	if (atomic_load_explicit(&ctr_on, memory_order_relaxed)) {
 		uint64_t args[3] = { a.parent, a.create_id, 0 };
 		ctr_event(CTRACE_EV_THREAD_START, 3, args);

@@ -171,6 +171,7 @@ void ctr_config_from_env(void)
 	c->gen_max_bytes = 32u << 20;
 	c->zstd_level = 3;
 	c->drain_ns = 10000000u;
+	c->switches = CTR_SWITCHES_AUTO;
 
 	if ((s = getenv("CTRACE_EVENTS")) && *s)
 		parse_classes(s, &c->classes);
@@ -222,6 +223,16 @@ void ctr_config_from_env(void)
 			ctr_warn("CTRACE_ZSTD_LEVEL=%s is not a level from 1 to 19; using 3", s);
 		else
 			c->zstd_level = (int)v;
+	}
+	if ((s = getenv("CTRACE_SWITCHES")) && *s) {
+		if (strcmp(s, "auto") == 0)
+			c->switches = CTR_SWITCHES_AUTO;
+		else if (strcmp(s, "cpu") == 0)
+			c->switches = CTR_SWITCHES_CPU;
+		else if (strcmp(s, "thread") == 0)
+			c->switches = CTR_SWITCHES_THREAD;
+		else
+			ctr_warn("CTRACE_SWITCHES=%s is not auto, cpu or thread; using auto", s);
 	}
 	if ((s = getenv("CTRACE_CLOCK")) && *s && strcmp(s, "tsc") != 0 &&
 	    strcmp(s, "monotonic") != 0)

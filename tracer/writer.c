@@ -127,6 +127,9 @@ static void gen_begin(void)
 			!(ctr_g.cfg.classes & CTR_CLASS_SCHED) ? "off"
 			: ctr_perf_status[0]                   ? ctr_perf_status
 								: "perf");
+	if ((ctr_g.cfg.classes & CTR_CLASS_SCHED) && !ctr_perf_status[0])
+		ctr_genenc_info(&W.enc, "context_switch_rings",
+				ctr_sched_cpu_wide() ? "cpu" : "thread");
 	ctr_gentab_reset();
 	ctr_clock_sync(&W.gen_sync);
 	W.gen_events = 0;
@@ -229,37 +232,79 @@ static uint64_t ns_to_ticks(uint64_t ns, const struct ctr_sync *ref, uint64_t ti
 	return t < 0 ? 0 : (uint64_t)t;
 }
 
-struct switch_ctx {
-	struct synth b;
-	struct ctr_sync ref;
-	uint64_t tick_span, ns_span;
+/*
+ * A thread's context switches go into the same batch as its own events, merged in time
+ * order: the reader hands a generation over thread batch by thread batch, so a switch in
+ * a batch of its own would reach the model after the calls it happened in.
+ */
+struct switch_ev {
+	uint64_t ticks;
+	uint32_t cpu;
+	uint8_t out, preempted;
 };
 
-static void on_switch(void *ud, uint64_t ns, int out, int preempted, uint32_t cpu)
-{
-	struct switch_ctx *c = ud;
-	uint64_t ticks = ns_to_ticks(ns, &c->ref, c->tick_span, c->ns_span);
-	if (ticks < W.capture_start)
-		return;
-	uint64_t args[2] = { cpu, preempted ? 1u : 0u };
-	synth_add(&c->b, out ? CTRACE_EV_SWITCH_OUT : CTRACE_EV_SWITCH_IN, ticks, args,
-		  out ? 2 : 1, NULL, 0);
-}
+static struct {
+	struct ctr_sync ref; /* the clock at this drain: switch times are CLOCK_MONOTONIC */
+	uint64_t tick_span, ns_span;
+	struct switch_ev *ev; /* the slot's switches of this drain, in time order */
+	size_t len, cap;
+} SW;
 
 static uint64_t perf_lost;
 
-/* The slot's context switches since the last drain, as a batch of its thread. */
-static void drain_switches(struct ctr_slot *s, int keep)
+static void switch_push(void *ud, uint64_t ns, int out, int preempted, uint32_t cpu)
 {
-	struct switch_ctx c;
-	if (atomic_load_explicit(&s->perf_fd, memory_order_acquire) < 0)
+	(void)ud;
+	uint64_t ticks = ns_to_ticks(ns, &SW.ref, SW.tick_span, SW.ns_span);
+	if (ticks < W.capture_start)
 		return;
-	ctr_clock_sync(&c.ref);
-	ctr_clock_ratio(&c.ref, &c.tick_span, &c.ns_span);
-	synth_begin(&c.b, s->tid, W.capture_start);
-	ctr_sched_drain(s, on_switch, &c, &perf_lost);
-	if (keep)
-		synth_flush(&c.b);
+	if (SW.len == SW.cap) {
+		size_t cap = SW.cap ? 2 * SW.cap : 256;
+		struct switch_ev *p = realloc(SW.ev, cap * sizeof(*p));
+		if (!p) {
+			perf_lost++;
+			return;
+		}
+		SW.ev = p;
+		SW.cap = cap;
+	}
+	struct switch_ev *e = &SW.ev[SW.len++];
+	e->ticks = ticks;
+	e->cpu = cpu;
+	e->out = (uint8_t)out;
+	e->preempted = (uint8_t)preempted;
+}
+
+/* The slot's context switches since the last drain, into SW (from the per-CPU rings' last
+ * collect, or from the thread's own ring). */
+static void gather_switches(struct ctr_slot *s)
+{
+	SW.len = 0;
+	int own = atomic_load_explicit(&s->perf_fd, memory_order_acquire) >= 0;
+	if (ctr_sched_cpu_wide()) {
+		size_t n;
+		const struct ctr_switch *sw = ctr_sched_cpu_find(s->tid, &n);
+		for (size_t i = 0; i < n; i++)
+			switch_push(NULL, sw[i].ns, sw[i].out, sw[i].preempted, sw[i].cpu);
+		if (own) /* a ring from a capture before this one: the CPU rings have it all */
+			ctr_sched_thread_fini(s);
+	} else if (own) {
+		ctr_sched_drain(s, switch_push, NULL, &perf_lost);
+	}
+}
+
+/* A switch event's most bytes: type, delta, cpu, flags. */
+#define SWITCH_EV_MAX (1 + 3 * CTR_VARINT_MAX)
+
+/* Encode switch @e at @dst after an event at *@last: its length. */
+static size_t switch_encode(uint8_t *dst, const struct switch_ev *e, uint64_t *last)
+{
+	uint64_t t = e->ticks > *last ? e->ticks : *last; /* keep the batch in order */
+	uint64_t args[2] = { e->cpu, e->preempted };
+	size_t n = ctr_event_encode(dst, e->out ? CTRACE_EV_SWITCH_OUT : CTRACE_EV_SWITCH_IN,
+				    t - *last, args, e->out ? 2 : 1, NULL, 0);
+	*last = t;
+	return n;
 }
 
 /*
@@ -286,24 +331,53 @@ static void slot_alloc_stats(struct ctr_slot *s, uint64_t ticks)
 	synth_flush(&b);
 }
 
-/* Move what the slot's ring holds into the open generation (or drop it when @keep is 0). */
+/*
+ * Copy the ring event at @p (@len bytes, @delta after the ring's previous event, at
+ * @ticks) to @dst after an event at @last, rewriting its delta when switches went in
+ * between. @return the bytes written.
+ */
+static size_t event_copy(uint8_t *dst, const uint8_t *p, size_t len, uint64_t delta,
+			 uint64_t ticks, uint64_t last)
+{
+	if (ticks - delta == last) {
+		memcpy(dst, p, len);
+		return len;
+	}
+	size_t old = 1; /* the type byte, then the delta's varint */
+	while (p[old++] & 0x80)
+		;
+	uint8_t *q = dst;
+	*q++ = p[0];
+	q = ctr_put_varint(q, ticks - last); /* never longer: last is past the ring's previous */
+	memcpy(q, p + old, len - old);
+	return (size_t)(q - dst) + len - old;
+}
+
+/* Move what the slot's ring holds into the open generation (or drop it when @keep is 0),
+ * with the thread's context switches merged in. */
 static void drain_slot(struct ctr_slot *s, int keep)
 {
 	uint64_t head = atomic_load_explicit(&s->pub_head, memory_order_acquire);
 	uint64_t tail = atomic_load_explicit(&s->tail, memory_order_relaxed);
-	uint64_t ticks = s->w_ticks, base = s->w_ticks, first = 0;
-	size_t len = 0;
+	uint64_t ticks = s->w_ticks, base = s->w_ticks, first = 0, last = 0;
+	size_t len = 0, si = 0;
 	uint64_t n = 0;
 
-	if (head == tail ||
-	    !atomic_load_explicit((_Atomic(uint8_t *) *)&s->data, memory_order_acquire))
-		goto freed;
+	gather_switches(s);
+	/* Until its first event the thread is not in the trace: the kernel switched it in
+	 * before it wrote thread_start, and the per-CPU rings saw that. */
+	int fresh = s->w_ticks == 0;
+	if (!keep || (fresh && head == tail))
+		SW.len = 0;
+	if (!atomic_load_explicit((_Atomic(uint8_t *) *)&s->data, memory_order_acquire))
+		head = tail;
 	/* The ring's size was set before its first event was published (ring_map). */
 	uint64_t size = s->mask + 1;
-	if (head - tail > size || stage_reserve(head - tail) < 0) {
+	if (head - tail > size || stage_reserve(head - tail + SW.len * SWITCH_EV_MAX) < 0) {
 		/* Cannot happen unless memory is short: drop the lot, but count it. */
 		atomic_fetch_add(&ctr_g.lost_noslot, 1);
 		tail = head;
+		SW.len = 0;
 		goto done;
 	}
 	while (tail < head) {
@@ -327,27 +401,39 @@ static void drain_slot(struct ctr_slot *s, int keep)
 			base = ticks; /* before this capture: the next kept event counts from here */
 			continue;
 		}
-		if (n == 0)
-			first = ticks;
+		if (n == 0) {
+			last = base;
+			while (fresh && si < SW.len && SW.ev[si].ticks < ticks)
+				si++;
+		}
+		for (; si < SW.len && SW.ev[si].ticks <= ticks; si++, n++) {
+			len += switch_encode(W.stage + len, &SW.ev[si], &last);
+			first = n ? first : last;
+		}
 		note_stack(&ev);
-		memcpy(W.stage + len, p, evlen);
-		len += evlen;
+		len += event_copy(W.stage + len, p, evlen, ev.args[0], ticks, last);
+		last = ticks;
+		first = n ? first : last;
 		n++;
+	}
+	if (n == 0)
+		last = base;
+	for (; si < SW.len; si++, n++) {
+		len += switch_encode(W.stage + len, &SW.ev[si], &last);
+		first = n ? first : last;
 	}
 done:
 	s->w_ticks = ticks;
 	atomic_store_explicit(&s->tail, tail, memory_order_release);
 	if (n) {
 		ctr_genenc_batch(&W.enc, s->tid, base, n, W.stage, len, -1, -1);
-		note_ticks(first, ticks);
+		note_ticks(first, last);
 		W.gen_events += n;
 		if (s->w_gen != W.seq + 1) {
 			s->w_gen = W.seq + 1;
 			W.threads++;
 		}
 	}
-freed:
-	drain_switches(s, keep);
 	if (atomic_load_explicit(&s->state, memory_order_acquire) == CTR_SLOT_DEAD &&
 	    atomic_load_explicit(&s->pub_head, memory_order_acquire) == tail) {
 		if (keep)
@@ -362,6 +448,9 @@ freed:
 
 static void drain_all(int keep)
 {
+	ctr_clock_sync(&SW.ref);
+	ctr_clock_ratio(&SW.ref, &SW.tick_span, &SW.ns_span);
+	ctr_sched_cpu_collect(&perf_lost);
 	for (struct ctr_slot *s = atomic_load_explicit(&ctr_g.slots, memory_order_acquire); s;
 	     s = s->next)
 		drain_slot(s, keep);
@@ -623,6 +712,7 @@ static void *writer_main(void *arg)
 		if (stop)
 			break;
 	}
+	ctr_sched_cpu_close();
 	ctr_internal_thread(0);
 	return NULL;
 }
@@ -664,6 +754,7 @@ static int writer_start(struct ctr_sink *first)
 		s->w_alloc_base[1] = s->w_alloc_bytes = atomic_load(&s->alloc_bytes);
 		s->w_alloc_base[2] = s->w_free_count = atomic_load(&s->free_count);
 	}
+	ctr_sched_cpu_open(); /* or each thread opens its own ring */
 	W.capture_start = ctr_ticks();
 	gen_begin();
 	snapshot(tids, (const char(*)[16])names, n, W.capture_start);
@@ -684,6 +775,7 @@ static int writer_start(struct ctr_sink *first)
 #endif
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc != 0) {
+		ctr_sched_cpu_close();
 		W.sinks = NULL;
 		return CTRACE_ENOMEM;
 	}

@@ -191,6 +191,116 @@ static void three_threads_one_cpu_without_perf(void)
 	queue_on_one_cpu(env, 1);
 }
 
+/* Inside every pthread_cond_wait of a ping-pong: its time, and the switches out in it. */
+struct pingpong {
+	char rings[32]; /* the trace's context_switch_rings */
+	uint32_t tids[2];
+	int64_t begin[2], waited[2], out_at[2], off[2];
+	uint64_t episodes[2], outs_inside[2];
+	int inside[2];
+};
+
+static int pingpong_event(void *ud, const ctrace_gen *g, const struct ctrace_event *ev)
+{
+	struct pingpong *pp = ud;
+	const char *rings = ctrace_gen_info_value(g, "context_switch_rings");
+	if (rings && !pp->rings[0])
+		snprintf(pp->rings, sizeof(pp->rings), "%s", rings);
+	int k = ev->tid == pp->tids[0] ? 0 : ev->tid == pp->tids[1] ? 1 : -1;
+	if (ev->type == CTRACE_EV_BLOCK_BEGIN) {
+		const struct ctrace_call *c = ctrace_gen_call(g, ev->args[1]);
+		if (!c || strcmp(c->name, "pthread_cond_wait") != 0)
+			return 0;
+		if (k < 0 && !pp->tids[1])
+			k = pp->tids[0] ? 1 : 0;
+		if (k < 0)
+			return 0;
+		pp->tids[k] = ev->tid;
+		pp->begin[k] = ev->time_ns;
+		pp->inside[k] = 1;
+	} else if (k >= 0 && pp->inside[k] && ev->type == CTRACE_EV_SWITCH_OUT) {
+		pp->outs_inside[k]++;
+		pp->out_at[k] = ev->time_ns;
+	} else if (k >= 0 && pp->inside[k] && ev->type == CTRACE_EV_SWITCH_IN && pp->out_at[k]) {
+		pp->off[k] += ev->time_ns - pp->out_at[k];
+		pp->out_at[k] = 0;
+	} else if (k >= 0 && pp->inside[k] && ev->type == CTRACE_EV_BLOCK_END) {
+		pp->waited[k] += ev->time_ns - pp->begin[k];
+		pp->episodes[k]++;
+		pp->inside[k] = 0;
+		pp->out_at[k] = 0;
+	}
+	return 0;
+}
+
+/*
+ * Short waits, tens of microseconds each, many within one drain of the writer: the time a
+ * thread spends switched out inside them is Wait (Sync), not Sys. The model reads a
+ * thread's events in their stored order, so this holds only if the switches are stored in
+ * time order among the thread's calls (once they came in a batch of their own, after the
+ * calls, and every wait here was Sys).
+ */
+static void short_waits(const char *switches)
+{
+	char path[4300], exe[4200], env_sw[64];
+	snprintf(path, sizeof(path), "%s/pingpong-%s.trace", tmp, switches);
+	snprintf(exe, sizeof(exe), "%s/condvar_pingpong", wl_dir);
+	snprintf(env_sw, sizeof(env_sw), "CTRACE_SWITCHES=%s", switches);
+	char *env[] = { env_sw, NULL };
+	char *argv[] = { (char *)ctrace_bin, "record", "-q", "-o", path, "--", exe, "3000", NULL };
+	int st = tt_run(argv, env, NULL);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		CT_FAIL("condvar_pingpong failed: 0x%x", st);
+	ctrace_reader *r;
+	ctrace_model *m;
+	struct pingpong pp;
+	memset(&pp, 0, sizeof(pp));
+	ASSERT_EQ(ctrace_reader_open(path, &r), 0);
+	struct ctrace_model_callbacks cb = { .userdata = &pp, .event = pingpong_event };
+	ASSERT_EQ(ctrace_model_build(r, &cb, &m), 0);
+	check_partition(m);
+	if (strcmp(pp.rings, switches) != 0) {
+		/* Per-CPU rings need CAP_PERFMON (root here in CI); per thread is the fallback. */
+		fprintf(stderr, "  SKIP CTRACE_SWITCHES=%s: the trace's switches came from '%s' "
+				"rings (not permitted here?)\n",
+			switches, pp.rings);
+		ASSERT_TRUE(strcmp(switches, "cpu") == 0);
+	} else {
+		for (int k = 0; k < 2; k++) {
+			const struct ctrace_thread_stats *s = NULL;
+			for (size_t i = 0; i < ctrace_model_thread_count(m); i++)
+				if (ctrace_model_thread(m, i)->tid == pp.tids[k])
+					s = ctrace_model_thread(m, i);
+			ASSERT_TRUE(s != NULL);
+			fprintf(stderr,
+				"  %s rings, %s: %" PRIu64 " waits of %" PRId64 " µs in all, %" PRIu64
+				" switched out for %" PRId64 " µs; sync %" PRId64 " µs, sys %" PRId64
+				" µs, idle %" PRId64 " µs\n",
+				switches, s->name, pp.episodes[k], pp.waited[k] / 1000,
+				pp.outs_inside[k], pp.off[k] / 1000, s->sync_ns / 1000,
+				s->sys_ns / 1000, s->idle_ns / 1000);
+			ASSERT_GE(pp.episodes[k], 2900);
+			/* Some waits leave the CPU (how many depends on the machine's load) ... */
+			ASSERT_GE(pp.outs_inside[k], 100);
+			/* ... and all that time off the CPU inside waits is Sync, or Idle when the
+			 * thread was queued; none of it is Sys. */
+			ASSERT_GE(s->sync_ns + s->idle_ns, pp.off[k] * 9 / 10);
+		}
+	}
+	ctrace_model_free(m);
+	ctrace_reader_free(r);
+}
+
+static void short_waits_thread_rings(void)
+{
+	short_waits("thread");
+}
+
+static void short_waits_cpu_rings(void)
+{
+	short_waits("cpu");
+}
+
 /* `ctrace stats --format=json` prints the model's numbers. */
 static void stats_json_matches_the_model(void)
 {
@@ -373,6 +483,8 @@ int main(int argc, char **argv)
 	RUN(contended_mutex_is_sync);
 	RUN(three_threads_one_cpu);
 	RUN(three_threads_one_cpu_without_perf);
+	RUN(short_waits_thread_rings);
+	RUN(short_waits_cpu_rings);
 	RUN(stats_json_matches_the_model);
 	RUN(latency_of_sleeps);
 	RUN(chrome_export_has_every_interval);
