@@ -632,6 +632,19 @@ static __attribute__((noinline)) void record_free(struct ctr_slot *s, uint32_t c
 	errno = saved;
 }
 
+/*
+ * While a capture records sampled allocations at the heap profile's rate, one sampler
+ * serves both: each sample is an alloc event and a heap profile sample, with one stack and
+ * one entry in the set. Both draw exponential gaps over the bytes allocated at the same
+ * mean, so the profile's statistics are the same; two samplers cost two stack captures.
+ */
+static inline int trace_feeds_heap(void)
+{
+	return atomic_load_explicit(&ctr_on, memory_order_relaxed) &&
+	       (ctr_g.cfg.classes & CTR_CLASS_ALLOC) && ctr_g.cfg.alloc_mode == CTR_ALLOC_SAMPLED &&
+	       atomic_load_explicit(&ctr_heap_rate, memory_order_relaxed) == ctr_g.cfg.alloc_rate;
+}
+
 /* Stack frames between ctr_stack_capture and the caller of the wrapper: record_alloc and
  * the wrapper itself (and realloc_on for realloc and reallocarray). */
 #define ALLOC_SKIP 2
@@ -678,8 +691,16 @@ static __attribute__((noinline, noclone)) int record_alloc(struct ctr_slot *s, u
 		q = ctr_put_varint(q, weight);
 		ctr_commit(s, p, q);
 		wrote = 1;
-		if (!all && call != CTR_CALL_MMAP)
-			set_insert(addr, SET_SAMPLED);
+		if (!all && call != CTR_CALL_MMAP) {
+			if (trace_feeds_heap()) {
+				struct set_info in = { stack, size };
+				int64_t v[4] = { 1, (int64_t)size, 0, 0 };
+				ctr_prof_add(CTR_PROF_HEAP, stack, v, 4);
+				set_insert_info(addr, SET_SAMPLED | SET_PROFILED, &in, 0);
+			} else {
+				set_insert(addr, SET_SAMPLED);
+			}
+		}
 	}
 out:
 	errno = saved;
@@ -728,6 +749,8 @@ EARLY static __attribute__((noinline, noclone)) void heap_sample(void *p, uint64
 	t->heap_left = heap_gap(rate);
 	if (t->busy || t->state == 2)
 		goto out; /* the tracer's own memory */
+	if (t->slot && trace_feeds_heap())
+		goto out; /* the capture's sampler takes this thread's samples */
 	t->busy = 1;
 	atomic_signal_fence(memory_order_seq_cst);
 	struct set_info in = { ctr_stack_capture(HEAP_SKIP), size };

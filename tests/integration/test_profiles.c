@@ -514,6 +514,34 @@ static void a_trace_during_a_cpu_profile_has_its_samples(void)
 		  total("samples/count", "burn_heavy", 0) * 10000000);
 }
 
+/*
+ * During a trace capture the capture's allocation sampler feeds the heap profile too (one
+ * stack per sample): the profile of that window still names the sites, and the blocks it
+ * sampled leave the in-use figures when freed. The trace has the same samples.
+ */
+static void the_heap_profile_during_a_trace(void)
+{
+	pid_t bg = fetch_bg("trace?seconds=3", "heapcap.trace");
+	usleep(300000);
+	ASSERT_EQ(fetch("heap?seconds=2", "heapcap.pb.gz"), 200);
+	wait_bg(bg);
+	pprof_raw("heapcap.pb.gz");
+	/* leak_site has stopped at its 64 MiB by now; churn_site goes on: 32 KiB every 5 ms,
+	 * about 13 MiB in the 2 s, sampled every 512 KiB on average. */
+	long long churn = total("alloc_space/bytes", "churn_site", 1);
+	fprintf(stderr, "  in the window: churn_site %lld bytes\n", churn);
+	ASSERT_GT(churn, 4 << 20);
+	ASSERT_LT(churn, 40 << 20);
+	/* ... and its blocks are freed at once: none in use, whoever sampled them. */
+	ASSERT_EQ(fetch("heap", "heapafter.pb.gz"), 200);
+	pprof_raw("heapafter.pb.gz");
+	ASSERT_LT(total("inuse_space/bytes", "churn_site", 1),
+		  total("inuse_space/bytes", "leak_site", 1) / 10);
+	ASSERT_EQ(ctrace("pprof --type=alloc -o heapcap-alloc.pb.gz heapcap.trace"), 0);
+	pprof_raw("heapcap-alloc.pb.gz");
+	ASSERT_GT(total("alloc_space/bytes", "churn_site", 1), 4 << 20);
+}
+
 static void a_program_with_its_own_sigprof_handler_keeps_it(void)
 {
 	start("sigprof");
@@ -595,6 +623,7 @@ int main(int argc, char **argv)
 	RUN(bad_requests);
 	RUN(the_cli_fetches_profiles);
 	RUN(a_trace_during_a_cpu_profile_has_its_samples);
+	RUN(the_heap_profile_during_a_trace);
 	finish();
 	RUN(a_program_with_its_own_sigprof_handler_keeps_it);
 	RUN(bad_rates_warn);
