@@ -369,10 +369,14 @@ static void drain_slot(struct ctr_slot *s, int keep)
 	int fresh = s->w_ticks == 0;
 	if (!keep || (fresh && head == tail))
 		SW.len = 0;
-	if (!atomic_load_explicit((_Atomic(uint8_t *) *)&s->data, memory_order_acquire))
+	/* The ring's size was set before its first event was published (ring_map): read it
+	 * only after seeing the ring. */
+	uint64_t size = 0;
+	if (head != tail &&
+	    atomic_load_explicit((_Atomic(uint8_t *) *)&s->data, memory_order_acquire))
+		size = s->mask + 1;
+	else
 		head = tail;
-	/* The ring's size was set before its first event was published (ring_map). */
-	uint64_t size = s->mask + 1;
 	if (head - tail > size || stage_reserve(head - tail + SW.len * SWITCH_EV_MAX) < 0) {
 		/* Cannot happen unless memory is short: drop the lot, but count it. */
 		atomic_fetch_add(&ctr_g.lost_noslot, 1);
