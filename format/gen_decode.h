@@ -15,25 +15,22 @@ int64_t ctr_gen_ticks_to_ns_slow(const struct ctrace_gen *g, uint64_t ticks);
 /* Record that batch @b is damaged (@what) and @return the error. */
 int ctr_gen_batch_error(struct ctrace_gen *g, const struct batch *b, const char *what);
 
-/* The fast conversion holds for ticks at or after the sync point, within 2^40 ticks of
+/*
+ * The fast conversion holds for ticks at or after the sync point and within 2^40 ticks of
  * it, when the ratio's integer part is below 2^21 and the sync point below 2^62, so that
- * m0 + d * ns_span / tick_span stays below 2^63. */
-static inline int likely_fast(const struct ctrace_gen *g, uint64_t ticks)
-{
-	return g->fast_clock && ticks >= g->t0 && ticks - g->t0 < (1ull << 40);
-}
-
+ * m0 + d * ns_span / tick_span stays below 2^63: g->fast_span is 2^40 then, else 0, and
+ * one unsigned comparison of ticks - t0 (which wraps for ticks before t0) says it all.
+ * Ticks that are the monotonic clock itself convert exactly on either path.
+ */
 static inline int64_t ticks_to_ns(const struct ctrace_gen *g, uint64_t ticks)
 {
-	if (g->clock_identity && ticks <= INT64_MAX)
-		return (int64_t)ticks; /* ticks are the monotonic clock itself */
-	if (likely(likely_fast(g, ticks))) {
+	const uint64_t d = ticks - g->t0;
+	if (likely(d < g->fast_span)) {
 		/* floor(d * ns_span / tick_span) without a division. The 64.64 fixed-point ratio
 		 * is below the exact one by less than 2^-64, so d times it is below the exact
 		 * value by less than d / 2^64: the floor can only be one more when the estimate's
 		 * fraction f is within d of 2^64, which one exact multiplication then settles
 		 * (about one value in 2^24 for d < 2^40). An integer ratio is exact. */
-		uint64_t d = ticks - g->t0;
 		unsigned __int128 lo = (unsigned __int128)d * g->mult_lo;
 		uint64_t q = d * g->mult_hi + (uint64_t)(lo >> 64);
 		uint64_t f = (uint64_t)lo;
@@ -42,6 +39,8 @@ static inline int64_t ticks_to_ns(const struct ctrace_gen *g, uint64_t ticks)
 			q++;
 		return (int64_t)(g->m0 + q);
 	}
+	if (g->clock_identity && ticks <= INT64_MAX)
+		return (int64_t)ticks; /* ticks are the monotonic clock itself */
 	return ctr_gen_ticks_to_ns_slow(g, ticks);
 }
 
@@ -88,16 +87,13 @@ static inline __attribute__((always_inline)) int batch_decode(struct ctrace_gen 
 	uint64_t delta;
 	memset(ev->args, 0, sizeof(ev->args));
 	p++;
-	if (likely((size_t)(end - p) >= (size_t)(n + 2) * CTR_VARINT_MAX)) {
+	if (likely(n <= CTRACE_EVENT_MAX_ARGS &&
+		   (size_t)(end - p) >= (CTRACE_EVENT_MAX_ARGS + 2) * CTR_VARINT_MAX)) {
 		if (varint_unbounded(&p, &delta) < 0)
 			return ctr_gen_batch_error(g, b, "bad event");
-		for (unsigned i = 0; i < n; i++) {
-			uint64_t v;
-			if (varint_unbounded(&p, &v) < 0)
+		for (unsigned i = 0; i < n; i++)
+			if (varint_unbounded(&p, &ev->args[i]) < 0)
 				return ctr_gen_batch_error(g, b, "bad event");
-			if (i < CTRACE_EVENT_MAX_ARGS)
-				ev->args[i] = v;
-		}
 	} else {
 		if (ctr_get_varint(&p, end, &delta) < 0)
 			return ctr_gen_batch_error(g, b, "bad event");
@@ -126,7 +122,6 @@ static inline __attribute__((always_inline)) int batch_decode(struct ctrace_gen 
 	}
 	ev->type = type;
 	ev->nargs = n < CTRACE_EVENT_MAX_ARGS ? n : CTRACE_EVENT_MAX_ARGS;
-	b->off += (size_t)(p - b->p);
 	b->p = p;
 	b->ticks += delta; /* wraps on hostile input; never undefined */
 	ev->pid = g->proc.pid;
@@ -136,27 +131,40 @@ static inline __attribute__((always_inline)) int batch_decode(struct ctrace_gen 
 	return 0;
 }
 
+/*
+ * The batch where the batched iteration stands, with events left: NULL at the end (*err
+ * 0) or at damage (*err, kept). A caller decodes its events with batch_decode(), counting
+ * b->left down, and asks again when none are left.
+ */
+static inline struct batch *ctr_gen_batch_at(struct ctrace_gen *g, int *err)
+{
+	*err = g->pending_err;
+	if (*err)
+		return NULL;
+	for (; g->cur_batch < g->nbatches; g->cur_batch++) {
+		struct batch *b = &g->batches[g->cur_batch];
+		if (b->left)
+			return b;
+		if (b->p != b->end) {
+			*err = g->pending_err = ctr_gen_batch_error(g, b, "bytes after the last event");
+			return NULL;
+		}
+	}
+	return NULL;
+}
+
 /* The next event in batch order into @ev: 1, 0 at the end, or an error (kept). */
 static inline __attribute__((always_inline)) int ctr_gen_next_batched(struct ctrace_gen *g, struct ctrace_event *ev)
 {
-	if (g->pending_err)
-		return g->pending_err;
-	while (g->cur_batch < g->nbatches) {
-		struct batch *b = &g->batches[g->cur_batch];
-		if (b->left == 0) {
-			if (b->p != b->end)
-				return g->pending_err =
-					       ctr_gen_batch_error(g, b, "bytes after the last event");
-			g->cur_batch++;
-			continue;
-		}
-		int err = batch_decode(g, b, ev);
-		if (err)
-			return g->pending_err = err;
-		b->left--;
-		return 1;
-	}
-	return 0;
+	int err;
+	struct batch *b = ctr_gen_batch_at(g, &err);
+	if (!b)
+		return err;
+	err = batch_decode(g, b, ev);
+	if (err)
+		return g->pending_err = err;
+	b->left--;
+	return 1;
 }
 
 #endif
