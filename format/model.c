@@ -16,6 +16,7 @@
  * Wait to Idle. Without them, time in calls is Wait and time outside is User, and the
  * kernel's on-CPU and run-queue totals correct the split (the thread is marked estimated).
  */
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -395,13 +396,13 @@ static void kind_add(struct ctrace_model *m, const char *name, uint32_t reason, 
 		m->failed = 1;
 }
 
-/* The interned name of call @id of @g (cached for the generation). */
-static const char *call_name(struct ctrace_model *m, const ctrace_gen *g, uint64_t id,
-			     uint32_t *reason)
+/* call_name() when the generation's cache does not have it yet. */
+static __attribute__((noinline)) const char *call_name_slow(struct ctrace_model *m,
+							   const ctrace_gen *g, uint64_t id,
+							   uint32_t *reason)
 {
 	const struct ctrace_call *c = ctrace_gen_call(g, id);
-	if (reason)
-		*reason = c ? c->reason : CTRACE_REASON_SYSCALL;
+	*reason = c ? c->reason : CTRACE_REASON_SYSCALL;
 	if (!c || !c->name)
 		return "?";
 	if (m->cache_gen != g) {
@@ -409,12 +410,23 @@ static const char *call_name(struct ctrace_model *m, const ctrace_gen *g, uint64
 		memset(m->kind_name, 0, sizeof(m->kind_name));
 		m->cache_gen = g;
 	}
-	if (id < 256 && m->call_name[id])
-		return m->call_name[id];
 	const char *n = ctr_model_intern(m, c->name, strlen(c->name));
-	if (id < 256)
+	if (id < 256) {
 		m->call_name[id] = n;
+		m->call_reason[id] = *reason;
+	}
 	return n;
+}
+
+/* The interned name of call @id of @g and its reason (cached for the generation). */
+static inline const char *call_name(struct ctrace_model *m, const ctrace_gen *g, uint64_t id,
+				    uint32_t *reason)
+{
+	if (likely(id < 256 && m->cache_gen == g && m->call_name[id])) {
+		*reason = m->call_reason[id];
+		return m->call_name[id];
+	}
+	return call_name_slow(m, g, id, reason);
 }
 
 static void episode_begin(struct ctrace_model *m, struct mthread *th, const ctrace_gen *g,
@@ -541,7 +553,8 @@ static void on_state(struct ctrace_model *m, struct mthread *th, const ctrace_ge
 	if (ev->args[0] == 0 || th->in_call)
 		return;
 	th->in_call = ev->args[1] == CTRACE_REASON_SYNC ? 1 : 2;
-	th->call = call_name(m, g, ev->args[2], NULL);
+	uint32_t creason;
+	th->call = call_name(m, g, ev->args[2], &creason);
 	th->call_id = ev->args[2];
 	th->reason = (uint32_t)ev->args[1];
 	if (th->reason == CTRACE_REASON_NONE || th->reason > CTRACE_REASON_SYSCALL)
@@ -644,19 +657,19 @@ static void carry_wakes(struct ctrace_model *m, struct ctr_proc *p)
 	m->ngw = 0;
 }
 
-static inline __attribute__((always_inline)) int handle(struct ctrace_model *m, struct ctr_proc *p, const ctrace_gen *g,
-		  const struct ctrace_event *ev)
+/*
+ * The thread of @ev, found or made, for an event that changes a thread's timeline: NULL
+ * when @ev was handled here already (process-wide records, thread starts, totals after a
+ * thread's end). Out of line: handle() asks only when its thread changed.
+ */
+static __attribute__((noinline)) struct mthread *resolve_thread(struct ctrace_model *m,
+							      struct ctr_proc *p,
+							      const struct ctrace_event *ev)
 {
-	m->events++;
-	if (m->cb && m->cb->event) {
-		int rc = m->cb->event(m->cb->userdata, g, ev);
-		if (rc)
-			return rc;
-	}
 	if (ev->tid == 0) { /* process-wide records */
 		if (ev->type == CTRACE_EV_LOST)
 			m->lost += ev->args[0];
-		return 0;
+		return NULL;
 	}
 	uint64_t idx, key = (uint64_t)p->pid << 32 | ev->tid;
 	struct mthread *th = NULL;
@@ -670,7 +683,7 @@ static inline __attribute__((always_inline)) int handle(struct ctrace_model *m, 
 	}
 	if (ev->type == CTRACE_EV_THREAD_START) {
 		on_start(m, p, &th, ev);
-		return 0;
+		return NULL;
 	}
 	if (th && th->ended &&
 	    (ev->type == CTRACE_EV_SCHEDSTAT || ev->type == CTRACE_EV_ALLOC_STATS ||
@@ -687,22 +700,47 @@ static inline __attribute__((always_inline)) int handle(struct ctrace_model *m, 
 		} else if (ev->type == CTRACE_EV_LOST) {
 			m->lost += ev->args[0];
 		}
-		return 0;
+		return NULL;
 	}
 	if (!th || th->ended) {
 		if (ev->type == CTRACE_EV_THREAD_END)
-			return 0;
+			return NULL;
 		th = thread_new(m, p, ev->tid, ev->time_ns);
 		if (!th)
-			return 0;
+			return NULL;
 		th->started = 1;
 		th->existing = 1;
 		th->pending = 1;
 	}
 	slot[0] = key;
 	slot[1] = (uint64_t)(th - m->threads);
+	return th;
+}
+
+/*
+ * Handle @ev. *@cur is the thread of the event before when nothing since can have changed
+ * which thread its tid names: only thread_new() does (thread starts, names of another
+ * thread, the first event after an end), and it may move the threads too. An event of
+ * the same thread then skips resolve_thread().
+ */
+static inline __attribute__((always_inline)) void handle(struct ctrace_model *m, struct ctr_proc *p,
+							 const ctrace_gen *g,
+							 const struct ctrace_event *ev,
+							 struct mthread **cur)
+{
+	struct mthread *th = *cur;
+	if (!th || th->tid != ev->tid || ev->type == CTRACE_EV_THREAD_START) {
+		*cur = NULL;
+		th = resolve_thread(m, p, ev);
+		if (!th)
+			return;
+		*cur = th;
+	}
+	assert(!th->ended);
+	if (ev->type == CTRACE_EV_THREAD_END || ev->type == CTRACE_EV_THREAD_NAME)
+		*cur = NULL;
 	if (ev->time_ns < th->cur_ns)
-		return 0; /* out of order (a damaged trace): ignore rather than go back in time */
+		return; /* out of order (a damaged trace): ignore rather than go back in time */
 
 	switch (ev->type) {
 	case CTRACE_EV_THREAD_END:
@@ -765,7 +803,6 @@ static inline __attribute__((always_inline)) int handle(struct ctrace_model *m, 
 	default:
 		break;
 	}
-	return 0;
 }
 
 /* ---- finishing ---- */
@@ -938,11 +975,23 @@ int ctr_model_feed(struct ctrace_model *m, ctrace_gen *g)
 	int n = wakes ? gather_wakes(m, g) : 0;
 	if (n < 0)
 		return n;
+	int (*const on_event)(void *, const ctrace_gen *, const struct ctrace_event *) =
+		m->cb ? m->cb->event : NULL;
+	struct mthread *cur = NULL;
 	struct ctrace_event one;
-	while ((n = ctr_gen_next_batched(g, &one)) == 1) {
-		one.time_ns = sane_ns(one.time_ns);
-		if (handle(m, p, g, &one))
-			return 1;
+	struct batch *b;
+	while ((b = ctr_gen_batch_at(g, &n))) {
+		do {
+			n = batch_decode(g, b, &one);
+			if (n)
+				return g->pending_err = n;
+			b->left--;
+			one.time_ns = sane_ns(one.time_ns);
+			m->events++;
+			if (on_event && on_event(m->cb->userdata, g, &one))
+				return 1;
+			handle(m, p, g, &one, &cur);
+		} while (b->left);
 	}
 	if (wakes)
 		carry_wakes(m, p);

@@ -101,6 +101,7 @@ struct ctrace_model {
 	const char *kcache_name[TCACHE];
 	size_t kcache_idx[TCACHE];
 	const char *call_name[256];
+	uint32_t call_reason[256];
 	const char *kind_name[256][8];
 	const struct ctrace_model_callbacks *cb;
 };
