@@ -17,31 +17,63 @@ int ctr_gen_batch_error(struct ctrace_gen *g, const struct batch *b, const char 
 
 /*
  * The fast conversion holds for ticks at or after the sync point and within 2^40 ticks of
- * it, when the ratio's integer part is below 2^21 and the sync point below 2^62, so that
- * m0 + d * ns_span / tick_span stays below 2^63: g->fast_span is 2^40 then, else 0, and
- * one unsigned comparison of ticks - t0 (which wraps for ticks before t0) says it all.
- * Ticks that are the monotonic clock itself convert exactly on either path.
+ * it, when the ratio's integer part is below 2^21 and the sync point below 2^61: then
+ * d * ns_span / tick_span < 2^61 and m0 + it < 2^62, within CTR_NS_BOUND. g->fast_span
+ * is 2^40 then, else 0, so one unsigned comparison of d = ticks - t0 (which wraps for
+ * ticks before t0) says it all.
  */
+static inline int fast_ticks(const struct ctrace_gen *g, uint64_t d)
+{
+	return likely(d < g->fast_span);
+}
+
+/* m0 + floor(d * ns_span / tick_span) for d = ticks - t0 where fast_ticks() holds. */
+static inline int64_t fast_ticks_to_ns(const struct ctrace_gen *g, uint64_t d)
+{
+	/* Without a division: the 64.64 fixed-point ratio is below the exact one by less
+	 * than 2^-64, so d times it is below the exact value by less than d / 2^64: the floor
+	 * can only be one more when the estimate's fraction f is within d of 2^64, which one
+	 * exact multiplication then settles (about one value in 2^24 for d < 2^40). An
+	 * integer ratio is exact. */
+	unsigned __int128 lo = (unsigned __int128)d * g->mult_lo;
+	uint64_t q = d * g->mult_hi + (uint64_t)(lo >> 64);
+	uint64_t f = (uint64_t)lo;
+	if (unlikely(f > UINT64_MAX - d) &&
+	    (unsigned __int128)(q + 1) * g->tick_span <= (unsigned __int128)d * g->ns_span)
+		q++;
+	return (int64_t)(g->m0 + q);
+}
+
+/* Ticks to CLOCK_MONOTONIC ns, exact, saturating at the ends of int64_t. */
 static inline int64_t ticks_to_ns(const struct ctrace_gen *g, uint64_t ticks)
 {
 	const uint64_t d = ticks - g->t0;
-	if (likely(d < g->fast_span)) {
-		/* floor(d * ns_span / tick_span) without a division. The 64.64 fixed-point ratio
-		 * is below the exact one by less than 2^-64, so d times it is below the exact
-		 * value by less than d / 2^64: the floor can only be one more when the estimate's
-		 * fraction f is within d of 2^64, which one exact multiplication then settles
-		 * (about one value in 2^24 for d < 2^40). An integer ratio is exact. */
-		unsigned __int128 lo = (unsigned __int128)d * g->mult_lo;
-		uint64_t q = d * g->mult_hi + (uint64_t)(lo >> 64);
-		uint64_t f = (uint64_t)lo;
-		if (unlikely(f > UINT64_MAX - d) &&
-		    (unsigned __int128)(q + 1) * g->tick_span <= (unsigned __int128)d * g->ns_span)
-			q++;
-		return (int64_t)(g->m0 + q);
-	}
+	if (fast_ticks(g, d))
+		return fast_ticks_to_ns(g, d);
 	if (g->clock_identity && ticks <= INT64_MAX)
 		return (int64_t)ticks; /* ticks are the monotonic clock itself */
 	return ctr_gen_ticks_to_ns_slow(g, ticks);
+}
+
+/*
+ * Times come from the file, and a hostile one may put them anywhere in int64_t. Within
+ * +-CTR_NS_BOUND (2^62 - 1 ns, 146 years), any two are a representable difference apart,
+ * which the model's arithmetic on intervals and durations relies on.
+ */
+#define CTR_NS_BOUND ((INT64_C(1) << 62) - 1)
+
+static inline int64_t ctr_ns_bounded(int64_t t)
+{
+	return t > CTR_NS_BOUND ? CTR_NS_BOUND : t < -CTR_NS_BOUND ? -CTR_NS_BOUND : t;
+}
+
+/* ticks_to_ns() within +-CTR_NS_BOUND: only times off the fast path need the clamp. */
+static inline int64_t ticks_to_bounded_ns(const struct ctrace_gen *g, uint64_t ticks)
+{
+	const uint64_t d = ticks - g->t0;
+	if (fast_ticks(g, d))
+		return fast_ticks_to_ns(g, d);
+	return ctr_ns_bounded(ticks_to_ns(g, ticks));
 }
 
 /* One varint from bytes known to hold at least CTR_VARINT_MAX of them: no bounds checks. */
@@ -70,11 +102,14 @@ static inline int varint_unbounded(const uint8_t **pp, uint64_t *out)
 
 /*
  * Decode the batch's next event straight into @ev, arguments past CTRACE_EVENT_MAX_ARGS
- * stepped over, signed ones unzigzagged, and advance the batch and its clock. Away from
- * the batch's end the varints are read without bounds checks.
+ * stepped over, signed ones unzigzagged, and advance the batch and its clock; @ev's pid,
+ * tid, ticks and time are left to the caller (batch_decode() sets them). Away from the
+ * batch's end the varints are read without bounds checks.
  * @return 0, or an error (recorded) when the bytes are not a well-formed event.
  */
-static inline __attribute__((always_inline)) int batch_decode(struct ctrace_gen *g, struct batch *b, struct ctrace_event *ev)
+static inline __attribute__((always_inline)) int batch_decode_args(struct ctrace_gen *g,
+								   struct batch *b,
+								   struct ctrace_event *ev)
 {
 	const uint8_t *p = b->p, *end = b->end;
 	if (p >= end)
@@ -124,6 +159,16 @@ static inline __attribute__((always_inline)) int batch_decode(struct ctrace_gen 
 	ev->nargs = n < CTRACE_EVENT_MAX_ARGS ? n : CTRACE_EVENT_MAX_ARGS;
 	b->p = p;
 	b->ticks += delta; /* wraps on hostile input; never undefined */
+	return 0;
+}
+
+/* batch_decode_args() and the event's pid, tid, ticks and time. */
+static inline __attribute__((always_inline)) int batch_decode(struct ctrace_gen *g, struct batch *b,
+							      struct ctrace_event *ev)
+{
+	int err = batch_decode_args(g, b, ev);
+	if (err)
+		return err;
 	ev->pid = g->proc.pid;
 	ev->tid = b->tid;
 	ev->ticks = b->ticks;

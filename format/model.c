@@ -606,17 +606,6 @@ static void on_start(struct ctrace_model *m, struct ctr_proc *p, struct mthread 
  * merge across threads): only the wake-ups need another thread's timeline, so they are
  * gathered first, and a wait's end looks its waker up among them.
  */
-/*
- * Times come from the file, and a hostile one may put them anywhere in int64_t. Within
- * +-2^62 ns (146 years), any two are a representable difference apart, which the
- * arithmetic on intervals and durations relies on.
- */
-static inline int64_t sane_ns(int64_t t)
-{
-	const int64_t lim = (INT64_C(1) << 62) - 1;
-	return t > lim ? lim : t < -lim ? -lim : t;
-}
-
 static int gather_wakes(struct ctrace_model *m, ctrace_gen *g)
 {
 	const struct ctrace_event *ev;
@@ -627,7 +616,7 @@ static int gather_wakes(struct ctrace_model *m, ctrace_gen *g)
 			m->failed = 1;
 			break;
 		}
-		m->gw[m->ngw++] = (struct gwake){ ev->args[1], sane_ns(ev->time_ns), ev->tid };
+		m->gw[m->ngw++] = (struct gwake){ ev->args[1], ctr_ns_bounded(ev->time_ns), ev->tid };
 	}
 	if (m->ngw > 1)
 		qsort(m->gw, m->ngw, sizeof(*m->gw), cmp_gwake);
@@ -717,11 +706,16 @@ static __attribute__((noinline)) struct mthread *resolve_thread(struct ctrace_mo
 	return th;
 }
 
+/* The events after which handle() resolves the thread again: only thread_new() changes
+ * what a tid names (thread starts, a name of another thread, the first event after an
+ * end), and it may move the threads too. */
+static const uint8_t rethread[256] = {
+	[CTRACE_EV_THREAD_START] = 1, [CTRACE_EV_THREAD_END] = 1, [CTRACE_EV_THREAD_NAME] = 1,
+};
+
 /*
- * Handle @ev. *@cur is the thread of the event before when nothing since can have changed
- * which thread its tid names: only thread_new() does (thread starts, names of another
- * thread, the first event after an end), and it may move the threads too. An event of
- * the same thread then skips resolve_thread().
+ * Handle @ev of a batch. *@cur is the batch's thread as resolved for the event before, or
+ * NULL when it must be resolved again (at the batch's start, after rethread[] events).
  */
 static inline __attribute__((always_inline)) void handle(struct ctrace_model *m, struct ctr_proc *p,
 							 const ctrace_gen *g,
@@ -729,16 +723,13 @@ static inline __attribute__((always_inline)) void handle(struct ctrace_model *m,
 							 struct mthread **cur)
 {
 	struct mthread *th = *cur;
-	if (!th || th->tid != ev->tid || ev->type == CTRACE_EV_THREAD_START) {
-		*cur = NULL;
+	if (unlikely(!th || rethread[ev->type])) {
 		th = resolve_thread(m, p, ev);
+		*cur = rethread[ev->type] ? NULL : th;
 		if (!th)
 			return;
-		*cur = th;
 	}
-	assert(!th->ended);
-	if (ev->type == CTRACE_EV_THREAD_END || ev->type == CTRACE_EV_THREAD_NAME)
-		*cur = NULL;
+	assert(!th->ended && th->tid == ev->tid);
 	if (ev->time_ns < th->cur_ns)
 		return; /* out of order (a damaged trace): ignore rather than go back in time */
 
@@ -941,7 +932,7 @@ struct ctrace_model *ctr_model_new(const struct ctrace_model_callbacks *cb, int6
 	if (!m)
 		return NULL;
 	m->cb = cb;
-	m->start_ns = m->end_ns = sane_ns(start_ns);
+	m->start_ns = m->end_ns = ctr_ns_bounded(start_ns);
 	return m;
 }
 
@@ -952,7 +943,7 @@ int ctr_model_feed(struct ctrace_model *m, ctrace_gen *g)
 	struct ctr_proc *p = proc_of(m, gi->pid);
 	if (!p)
 		return CTRACE_ENOMEM;
-	const int64_t last_ns = sane_ns(gi->last_ns);
+	const int64_t last_ns = ctr_ns_bounded(gi->last_ns);
 	if (last_ns > p->end_ns)
 		p->end_ns = last_ns;
 	if (last_ns > m->end_ns)
@@ -977,16 +968,20 @@ int ctr_model_feed(struct ctrace_model *m, ctrace_gen *g)
 		return n;
 	int (*const on_event)(void *, const ctrace_gen *, const struct ctrace_event *) =
 		m->cb ? m->cb->event : NULL;
-	struct mthread *cur = NULL;
 	struct ctrace_event one;
 	struct batch *b;
+	one.pid = g->proc.pid;
 	while ((b = ctr_gen_batch_at(g, &n))) {
+		/* A batch is one thread's events, in order. */
+		struct mthread *cur = NULL;
+		one.tid = b->tid;
 		do {
-			n = batch_decode(g, b, &one);
+			n = batch_decode_args(g, b, &one);
 			if (n)
 				return g->pending_err = n;
 			b->left--;
-			one.time_ns = sane_ns(one.time_ns);
+			one.ticks = b->ticks;
+			one.time_ns = ticks_to_bounded_ns(g, b->ticks);
 			m->events++;
 			if (on_event && on_event(m->cb->userdata, g, &one))
 				return 1;
@@ -1001,7 +996,7 @@ int ctr_model_feed(struct ctrace_model *m, ctrace_gen *g)
 /* Close every thread's open interval at @t (a timeline window's end), without ending it. */
 void ctr_model_flush(struct ctrace_model *m, int64_t t)
 {
-	t = sane_ns(t);
+	t = ctr_ns_bounded(t);
 	for (size_t i = 0; i < m->nthreads; i++) {
 		struct mthread *th = &m->threads[i];
 		int64_t end = th->ended ? th->end_ns : t;
