@@ -212,7 +212,7 @@ static inline int close_at(struct ctrace_model *m, struct mthread *th, int64_t t
 	if (state == CTRACE_STATE_WAIT)
 		th->wait_by[reason < 6 ? reason : CTRACE_REASON_SYSCALL] += d;
 	int rc = 0;
-	if (m->cb && m->cb->interval)
+	if (m->intervals)
 		rc = emit_interval(m, th, t, state, reason, episode_end);
 	th->cur_ns = t;
 	return rc;
@@ -220,20 +220,12 @@ static inline int close_at(struct ctrace_model *m, struct mthread *th, int64_t t
 
 /* ---- profile samples ---- */
 
-/* Add to the sample of (@kind, @th's process, @stack, or @th's name without one). */
-static void add_sample(struct ctrace_model *m, struct mthread *th, uint32_t kind, uint64_t stack,
-		       int64_t count, int64_t value)
+/* add_sample() when the thread's last sample of @kind is another. */
+static __attribute__((noinline)) void add_sample_slow(struct ctrace_model *m, struct mthread *th,
+						     uint32_t kind, uint64_t stack,
+						     int64_t count, int64_t value)
 {
 	const char *thread = stack ? NULL : th->name;
-	size_t ci = th->sc_idx[kind];
-	if (ci && th->sc_stack[kind] == stack && ci <= m->nsamples) {
-		struct ctr_sample *s = &m->samples[ci - 1];
-		if (s->kind == kind && s->pid == th->pid && s->stack == stack && s->thread == thread) {
-			s->count += count;
-			s->value += value;
-			return;
-		}
-	}
 	uint64_t key = ctr_mix64(((uint64_t)kind << 56) ^ ((uint64_t)th->pid << 24) ^ stack ^
 				 (stack ? 0 : (uint64_t)(uintptr_t)thread));
 	uint64_t idx;
@@ -261,6 +253,23 @@ static void add_sample(struct ctrace_model *m, struct mthread *th, uint32_t kind
 	}
 	th->sc_stack[kind] = stack;
 	th->sc_idx[kind] = idx;
+}
+
+/* Add to the sample of (@kind, @th's process, @stack, or @th's name without one). */
+static inline void add_sample(struct ctrace_model *m, struct mthread *th, uint32_t kind,
+			      uint64_t stack, int64_t count, int64_t value)
+{
+	const char *thread = stack ? NULL : th->name;
+	size_t ci = th->sc_idx[kind];
+	if (ci && th->sc_stack[kind] == stack && ci <= m->nsamples) {
+		struct ctr_sample *s = &m->samples[ci - 1];
+		if (s->kind == kind && s->pid == th->pid && s->stack == stack && s->thread == thread) {
+			s->count += count;
+			s->value += value;
+			return;
+		}
+	}
+	add_sample_slow(m, th, kind, stack, count, value);
 }
 
 static void note_stack(struct ctrace_model *m, struct ctr_proc *p, const ctrace_gen *g,
@@ -462,7 +471,7 @@ static void episode_end(struct ctrace_model *m, struct mthread *th, const ctrace
 	int64_t d = t - th->ep_begin;
 	if (d < 0)
 		d = 0;
-	if (block && th->object && m->cb && m->cb->interval) {
+	if (block && th->object && m->intervals) {
 		struct wake found;
 		const struct wake *w = gen_wake(m, th->object, t, &found) ? &found : NULL;
 		uint64_t wi;
@@ -729,7 +738,7 @@ static inline __attribute__((always_inline)) void handle(struct ctrace_model *m,
 		if (!th)
 			return;
 	}
-	assert(!th->ended && th->tid == ev->tid);
+	assert(!th->ended);
 	if (ev->time_ns < th->cur_ns)
 		return; /* out of order (a damaged trace): ignore rather than go back in time */
 
@@ -932,6 +941,7 @@ struct ctrace_model *ctr_model_new(const struct ctrace_model_callbacks *cb, int6
 	if (!m)
 		return NULL;
 	m->cb = cb;
+	m->intervals = cb && cb->interval;
 	m->start_ns = m->end_ns = ctr_ns_bounded(start_ns);
 	return m;
 }

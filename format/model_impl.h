@@ -104,6 +104,7 @@ struct ctrace_model {
 	uint32_t call_reason[256];
 	const char *kind_name[256][8];
 	const struct ctrace_model_callbacks *cb;
+	int intervals;                  /* cb->interval is set: intervals are handed out */
 };
 
 
