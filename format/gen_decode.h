@@ -76,17 +76,23 @@ static inline int64_t ticks_to_bounded_ns(const struct ctrace_gen *g, uint64_t t
 	return ctr_ns_bounded(ticks_to_ns(g, ticks));
 }
 
-/* One varint from bytes known to hold at least CTR_VARINT_MAX of them: no bounds checks. */
+/* One varint from bytes known to hold at least CTR_VARINT_MAX of them: no bounds checks.
+ * One and two bytes (small arguments, time deltas) come first. */
 static inline int varint_unbounded(const uint8_t **pp, uint64_t *out)
 {
 	const uint8_t *p = *pp;
-	uint64_t v = *p & 0x7f;
-	if (likely(*p < 0x80)) {
-		*out = v;
+	if (likely(p[0] < 0x80)) {
+		*out = p[0];
 		*pp = p + 1;
 		return 0;
 	}
-	for (unsigned i = 1; i < CTR_VARINT_MAX; i++) {
+	uint64_t v = (uint64_t)(p[0] & 0x7f) | (uint64_t)(p[1] & 0x7f) << 7;
+	if (likely(p[1] < 0x80)) {
+		*out = v;
+		*pp = p + 2;
+		return 0;
+	}
+	for (unsigned i = 2; i < CTR_VARINT_MAX; i++) {
 		uint8_t c = p[i];
 		v |= (uint64_t)(c & 0x7f) << (7 * i);
 		if (c < 0x80) {
@@ -112,7 +118,8 @@ static inline __attribute__((always_inline)) int batch_decode_args(struct ctrace
 								   struct ctrace_event *ev)
 {
 	const uint8_t *p = b->p, *end = b->end;
-	if (p >= end)
+	const int room = likely((size_t)(end - p) > (CTRACE_EVENT_MAX_ARGS + 2) * CTR_VARINT_MAX);
+	if (!room && p >= end)
 		return ctr_gen_batch_error(g, b, "bad event");
 	uint8_t type = *p;
 	uint32_t desc = g->schema.desc[type];
@@ -122,8 +129,7 @@ static inline __attribute__((always_inline)) int batch_decode_args(struct ctrace
 	uint64_t delta;
 	memset(ev->args, 0, sizeof(ev->args));
 	p++;
-	if (likely(n <= CTRACE_EVENT_MAX_ARGS &&
-		   (size_t)(end - p) >= (CTRACE_EVENT_MAX_ARGS + 2) * CTR_VARINT_MAX)) {
+	if (likely(room && n <= CTRACE_EVENT_MAX_ARGS)) {
 		if (varint_unbounded(&p, &delta) < 0)
 			return ctr_gen_batch_error(g, b, "bad event");
 		/* Entered at its argument count, each case decodes the next argument and falls
