@@ -562,7 +562,7 @@ static void on_state(struct ctrace_model *m, struct mthread *th, const ctrace_ge
 	if (ev->args[0] == 0 || th->in_call)
 		return;
 	th->in_call = ev->args[1] == CTRACE_REASON_SYNC ? 1 : 2;
-	uint32_t creason;
+	uint32_t creason; /* the snapshot says the reason itself */
 	th->call = call_name(m, g, ev->args[2], &creason);
 	th->call_id = ev->args[2];
 	th->reason = (uint32_t)ev->args[1];
