@@ -148,8 +148,7 @@ static struct mthread *thread_of(struct ctrace_model *m, struct ctr_proc *p, uin
 }
 
 /* The state of the open interval. */
-static uint32_t state_now(const struct ctrace_model *m, const struct mthread *th,
-			  uint32_t *reason)
+static uint32_t state_now(const struct ctr_proc *p, const struct mthread *th, uint32_t *reason)
 {
 	*reason = 0;
 	if (th->pending) {
@@ -159,7 +158,7 @@ static uint32_t state_now(const struct ctrace_model *m, const struct mthread *th
 		}
 		return CTRACE_STATE_UNKNOWN;
 	}
-	if (m->procs[th->proc].switches) {
+	if (p->switches) {
 		if (th->on_cpu)
 			return th->in_call ? CTRACE_STATE_SYS : CTRACE_STATE_USER;
 		if (th->preempted)
@@ -199,14 +198,16 @@ static __attribute__((noinline)) int emit_interval(struct ctrace_model *m,
 	return m->cb->interval(m->cb->userdata, &iv);
 }
 
-/* Close the open interval at @t: account it and hand it out. */
-static inline int close_at(struct ctrace_model *m, struct mthread *th, int64_t t,
-			   int episode_end)
+/* Close the open interval at @t: account it and hand it out. @p is @th's process, passed
+ * because finding it (m->procs[th->proc]) on every event costs more than the rest of the
+ * state's choice; there is no assert for the same reason. */
+static inline int close_at(struct ctrace_model *m, const struct ctr_proc *p, struct mthread *th,
+			   int64_t t, int episode_end)
 {
 	if (t <= th->cur_ns)
 		return 0;
 	uint32_t reason;
-	uint32_t state = state_now(m, th, &reason);
+	uint32_t state = state_now(p, th, &reason);
 	int64_t d = t - th->cur_ns;
 	th->acc[state] += d;
 	if (state == CTRACE_STATE_WAIT)
@@ -438,12 +439,12 @@ static inline const char *call_name(struct ctrace_model *m, const ctrace_gen *g,
 	return call_name_slow(m, g, id, reason);
 }
 
-static void episode_begin(struct ctrace_model *m, struct mthread *th, const ctrace_gen *g,
-			  const struct ctrace_event *ev, int block)
+static void episode_begin(struct ctrace_model *m, struct ctr_proc *p, struct mthread *th,
+			  const ctrace_gen *g, const struct ctrace_event *ev, int block)
 {
 	uint64_t id = block ? ev->args[1] : ev->args[0];
 	uint32_t creason;
-	close_at(m, th, ev->time_ns, 0);
+	close_at(m, p, th, ev->time_ns, 0);
 	th->pending = 0;
 	th->in_call = block ? 1 : 2;
 	th->call = call_name(m, g, id, &creason);
@@ -459,11 +460,11 @@ static void episode_begin(struct ctrace_model *m, struct mthread *th, const ctra
 	th->ep_off = 0;
 	th->waker_tid = 0;
 	th->wake_ns = 0;
-	note_stack(m, &m->procs[th->proc], g, th->stack);
+	note_stack(m, p, g, th->stack);
 }
 
-static void episode_end(struct ctrace_model *m, struct mthread *th, const ctrace_gen *g,
-			const struct ctrace_event *ev, int block)
+static void episode_end(struct ctrace_model *m, struct ctr_proc *p, struct mthread *th,
+			const ctrace_gen *g, const struct ctrace_event *ev, int block)
 {
 	if (!th->in_call)
 		return; /* its begin was before the trace, or lost */
@@ -475,7 +476,7 @@ static void episode_end(struct ctrace_model *m, struct mthread *th, const ctrace
 		struct wake found;
 		const struct wake *w = gen_wake(m, th->object, t, &found) ? &found : NULL;
 		uint64_t wi;
-		if (!w && ctr_u64map_get(&m->procs[th->proc].wakes, th->object, &wi))
+		if (!w && ctr_u64map_get(&p->wakes, th->object, &wi))
 			w = &m->wakes[wi];
 		if (w && w->tid != th->tid && w->ns >= th->ep_begin && w->ns <= t) {
 			th->waker_tid = w->tid;
@@ -484,16 +485,16 @@ static void episode_end(struct ctrace_model *m, struct mthread *th, const ctrace
 	}
 	if (!block && ev->args[2]) { /* a slow call carries its stack at its end */
 		th->stack = ev->args[2];
-		note_stack(m, &m->procs[th->proc], g, th->stack);
+		note_stack(m, p, g, th->stack);
 	}
-	close_at(m, th, t, 1);
+	close_at(m, p, th, t, 1);
 
 	int64_t result = (int64_t)ev->args[0];
 	int failed = block ? result != 0 : result < 0;
 	if (failed)
 		th->st.err_ns += d;
 	int blocked = th->in_call == 1 ||
-		      (m->procs[th->proc].switches ? th->ep_off : d >= BLOCK_MIN_NS);
+		      (p->switches ? th->ep_off : d >= BLOCK_MIN_NS);
 	if (blocked) {
 		th->st.blocks++;
 		switch (th->reason) {
@@ -519,7 +520,8 @@ static void episode_end(struct ctrace_model *m, struct mthread *th, const ctrace
 	th->stack = 0;
 }
 
-static void on_switch(struct ctrace_model *m, struct mthread *th, const struct ctrace_event *ev)
+static void on_switch(struct ctrace_model *m, const struct ctr_proc *p, struct mthread *th,
+		      const struct ctrace_event *ev)
 {
 	int out = ev->type == CTRACE_EV_SWITCH_OUT;
 	if (th->pending) {
@@ -529,7 +531,7 @@ static void on_switch(struct ctrace_model *m, struct mthread *th, const struct c
 		th->on_cpu = out;
 		th->preempted = 0;
 	}
-	close_at(m, th, ev->time_ns, 0);
+	close_at(m, p, th, ev->time_ns, 0);
 	th->saw_switch = 1;
 	if (out) {
 		th->on_cpu = 0;
@@ -744,7 +746,7 @@ static inline __attribute__((always_inline)) void handle(struct ctrace_model *m,
 
 	switch (ev->type) {
 	case CTRACE_EV_THREAD_END:
-		close_at(m, th, ev->time_ns, 0);
+		close_at(m, p, th, ev->time_ns, 0);
 		th->ended = 1;
 		th->end_ns = ev->time_ns;
 		break;
@@ -755,22 +757,22 @@ static inline __attribute__((always_inline)) void handle(struct ctrace_model *m,
 		note_stack(m, p, g, ev->args[1]);
 		break;
 	case CTRACE_EV_BLOCK_BEGIN:
-		episode_begin(m, th, g, ev, 1);
+		episode_begin(m, p, th, g, ev, 1);
 		break;
 	case CTRACE_EV_CALL_BEGIN:
-		episode_begin(m, th, g, ev, 0);
+		episode_begin(m, p, th, g, ev, 0);
 		break;
 	case CTRACE_EV_BLOCK_END:
-		episode_end(m, th, g, ev, 1);
+		episode_end(m, p, th, g, ev, 1);
 		break;
 	case CTRACE_EV_CALL_END:
-		episode_end(m, th, g, ev, 0);
+		episode_end(m, p, th, g, ev, 0);
 		break;
 	case CTRACE_EV_WAKE:
 		break; /* gathered per generation before its events are handled (gen_wakes) */
 	case CTRACE_EV_SWITCH_OUT:
 	case CTRACE_EV_SWITCH_IN:
-		on_switch(m, th, ev);
+		on_switch(m, p, th, ev);
 		break;
 	case CTRACE_EV_SCHEDSTAT:
 		if (!th->have_ss_first) {
@@ -900,7 +902,7 @@ static void finish(struct ctrace_model *m)
 		int64_t end = th->ended ? th->end_ns : p->end_ns;
 		if (end < th->cur_ns)
 			end = th->cur_ns;
-		close_at(m, th, end, 0);
+		close_at(m, p, th, end, 0);
 		th->end_ns = end;
 		correct(m, th);
 		no_switches |= !p->switches;
@@ -1012,7 +1014,7 @@ void ctr_model_flush(struct ctrace_model *m, int64_t t)
 		int64_t end = th->ended ? th->end_ns : t;
 		if (end > t)
 			end = t;
-		close_at(m, th, end, 0);
+		close_at(m, &m->procs[th->proc], th, end, 0);
 	}
 }
 
