@@ -26,7 +26,8 @@ int64_t ctr_gen_ticks_to_ns_slow(const struct ctrace_gen *g, uint64_t ticks)
 int ctr_gen_batch_error(struct ctrace_gen *g, const struct batch *b, const char *what)
 {
 	return ctr_reader_fail(g->r, CTRACE_ECORRUPT, g->info.offset,
-		    "corrupt generation (content offset %zu): %s in batch of tid %u", b->off, what,
+		    "corrupt generation (content offset %zu): %s in batch of tid %u",
+		    b->start_off + (size_t)(b->p - b->start), what,
 		    b->tid);
 }
 
@@ -59,7 +60,6 @@ CTRACE_API void ctrace_gen_rewind(ctrace_gen *g)
 	for (size_t i = 0; i < g->nbatches; i++) {
 		struct batch *b = &g->batches[i];
 		b->p = b->start;
-		b->off = b->start_off;
 		b->ticks = b->base;
 		b->left = b->nevents;
 	}
@@ -121,7 +121,6 @@ int ctr_gen_next_of_type(ctrace_gen *g, uint8_t type, const struct ctrace_event 
 				if (n == 0)
 					return g->pending_err = ctr_gen_batch_error(g, b, "bad event");
 				b->p += n;
-				b->off += n;
 				b->left--;
 				continue;
 			}

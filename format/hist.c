@@ -2,15 +2,6 @@
 
 #include "hist.h"
 
-static unsigned bucket_of(uint64_t v)
-{
-	if (v < (1u << CTR_HIST_SUB_BITS))
-		return (unsigned)v;
-	unsigned e = 63u - (unsigned)__builtin_clzll(v); /* >= SUB_BITS */
-	unsigned sub = (unsigned)(v >> (e - CTR_HIST_SUB_BITS)) & ((1u << CTR_HIST_SUB_BITS) - 1);
-	return ((e - CTR_HIST_SUB_BITS + 1) << CTR_HIST_SUB_BITS) + sub;
-}
-
 /* The middle of bucket @b's range. */
 static uint64_t bucket_value(unsigned b)
 {
@@ -23,7 +14,7 @@ static uint64_t bucket_value(unsigned b)
 	return lo + width / 2;
 }
 
-int ctr_hist_add(struct ctr_hist *h, uint64_t v)
+int ctr_hist_add_first(struct ctr_hist *h, uint64_t v)
 {
 	if (h->count == 0 || v < h->min)
 		h->min = v;
@@ -31,12 +22,10 @@ int ctr_hist_add(struct ctr_hist *h, uint64_t v)
 		h->max = v;
 	h->count++;
 	h->total += v;
-	if (!h->buckets) {
-		h->buckets = calloc(CTR_HIST_BUCKETS, sizeof(*h->buckets));
-		if (!h->buckets)
-			return -1;
-	}
-	h->buckets[bucket_of(v)]++;
+	h->buckets = calloc(CTR_HIST_BUCKETS, sizeof(*h->buckets));
+	if (!h->buckets)
+		return -1;
+	h->buckets[ctr_hist_bucket_of(v)]++;
 	return 0;
 }
 

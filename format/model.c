@@ -16,6 +16,7 @@
  * Wait to Idle. Without them, time in calls is Wait and time outside is User, and the
  * kernel's on-CPU and run-queue totals correct the split (the thread is marked estimated).
  */
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -147,8 +148,7 @@ static struct mthread *thread_of(struct ctrace_model *m, struct ctr_proc *p, uin
 }
 
 /* The state of the open interval. */
-static uint32_t state_now(const struct ctrace_model *m, const struct mthread *th,
-			  uint32_t *reason)
+static uint32_t state_now(const struct ctr_proc *p, const struct mthread *th, uint32_t *reason)
 {
 	*reason = 0;
 	if (th->pending) {
@@ -158,7 +158,7 @@ static uint32_t state_now(const struct ctrace_model *m, const struct mthread *th
 		}
 		return CTRACE_STATE_UNKNOWN;
 	}
-	if (m->procs[th->proc].switches) {
+	if (p->switches) {
 		if (th->on_cpu)
 			return th->in_call ? CTRACE_STATE_SYS : CTRACE_STATE_USER;
 		if (th->preempted)
@@ -198,20 +198,22 @@ static __attribute__((noinline)) int emit_interval(struct ctrace_model *m,
 	return m->cb->interval(m->cb->userdata, &iv);
 }
 
-/* Close the open interval at @t: account it and hand it out. */
-static inline int close_at(struct ctrace_model *m, struct mthread *th, int64_t t,
-			   int episode_end)
+/* Close the open interval at @t: account it and hand it out. @p is @th's process, passed
+ * because finding it (m->procs[th->proc]) on every event costs more than the rest of the
+ * state's choice; there is no assert for the same reason. */
+static inline int close_at(struct ctrace_model *m, const struct ctr_proc *p, struct mthread *th,
+			   int64_t t, int episode_end)
 {
 	if (t <= th->cur_ns)
 		return 0;
 	uint32_t reason;
-	uint32_t state = state_now(m, th, &reason);
+	uint32_t state = state_now(p, th, &reason);
 	int64_t d = t - th->cur_ns;
 	th->acc[state] += d;
 	if (state == CTRACE_STATE_WAIT)
 		th->wait_by[reason < 6 ? reason : CTRACE_REASON_SYSCALL] += d;
 	int rc = 0;
-	if (m->cb && m->cb->interval)
+	if (m->intervals)
 		rc = emit_interval(m, th, t, state, reason, episode_end);
 	th->cur_ns = t;
 	return rc;
@@ -219,20 +221,12 @@ static inline int close_at(struct ctrace_model *m, struct mthread *th, int64_t t
 
 /* ---- profile samples ---- */
 
-/* Add to the sample of (@kind, @th's process, @stack, or @th's name without one). */
-static void add_sample(struct ctrace_model *m, struct mthread *th, uint32_t kind, uint64_t stack,
-		       int64_t count, int64_t value)
+/* add_sample() when the thread's last sample of @kind is another. */
+static __attribute__((noinline)) void add_sample_slow(struct ctrace_model *m, struct mthread *th,
+						     uint32_t kind, uint64_t stack,
+						     int64_t count, int64_t value)
 {
 	const char *thread = stack ? NULL : th->name;
-	size_t ci = th->sc_idx[kind];
-	if (ci && th->sc_stack[kind] == stack && ci <= m->nsamples) {
-		struct ctr_sample *s = &m->samples[ci - 1];
-		if (s->kind == kind && s->pid == th->pid && s->stack == stack && s->thread == thread) {
-			s->count += count;
-			s->value += value;
-			return;
-		}
-	}
 	uint64_t key = ctr_mix64(((uint64_t)kind << 56) ^ ((uint64_t)th->pid << 24) ^ stack ^
 				 (stack ? 0 : (uint64_t)(uintptr_t)thread));
 	uint64_t idx;
@@ -260,6 +254,23 @@ static void add_sample(struct ctrace_model *m, struct mthread *th, uint32_t kind
 	}
 	th->sc_stack[kind] = stack;
 	th->sc_idx[kind] = idx;
+}
+
+/* Add to the sample of (@kind, @th's process, @stack, or @th's name without one). */
+static inline void add_sample(struct ctrace_model *m, struct mthread *th, uint32_t kind,
+			      uint64_t stack, int64_t count, int64_t value)
+{
+	const char *thread = stack ? NULL : th->name;
+	size_t ci = th->sc_idx[kind];
+	if (ci && th->sc_stack[kind] == stack && ci <= m->nsamples) {
+		struct ctr_sample *s = &m->samples[ci - 1];
+		if (s->kind == kind && s->pid == th->pid && s->stack == stack && s->thread == thread) {
+			s->count += count;
+			s->value += value;
+			return;
+		}
+	}
+	add_sample_slow(m, th, kind, stack, count, value);
 }
 
 static void note_stack(struct ctrace_model *m, struct ctr_proc *p, const ctrace_gen *g,
@@ -395,13 +406,13 @@ static void kind_add(struct ctrace_model *m, const char *name, uint32_t reason, 
 		m->failed = 1;
 }
 
-/* The interned name of call @id of @g (cached for the generation). */
-static const char *call_name(struct ctrace_model *m, const ctrace_gen *g, uint64_t id,
-			     uint32_t *reason)
+/* call_name() when the generation's cache does not have it yet. */
+static __attribute__((noinline)) const char *call_name_slow(struct ctrace_model *m,
+							   const ctrace_gen *g, uint64_t id,
+							   uint32_t *reason)
 {
 	const struct ctrace_call *c = ctrace_gen_call(g, id);
-	if (reason)
-		*reason = c ? c->reason : CTRACE_REASON_SYSCALL;
+	*reason = c ? c->reason : CTRACE_REASON_SYSCALL;
 	if (!c || !c->name)
 		return "?";
 	if (m->cache_gen != g) {
@@ -409,20 +420,31 @@ static const char *call_name(struct ctrace_model *m, const ctrace_gen *g, uint64
 		memset(m->kind_name, 0, sizeof(m->kind_name));
 		m->cache_gen = g;
 	}
-	if (id < 256 && m->call_name[id])
-		return m->call_name[id];
 	const char *n = ctr_model_intern(m, c->name, strlen(c->name));
-	if (id < 256)
+	if (id < 256) {
 		m->call_name[id] = n;
+		m->call_reason[id] = *reason;
+	}
 	return n;
 }
 
-static void episode_begin(struct ctrace_model *m, struct mthread *th, const ctrace_gen *g,
-			  const struct ctrace_event *ev, int block)
+/* The interned name of call @id of @g and its reason (cached for the generation). */
+static inline const char *call_name(struct ctrace_model *m, const ctrace_gen *g, uint64_t id,
+				    uint32_t *reason)
+{
+	if (likely(id < 256 && m->cache_gen == g && m->call_name[id])) {
+		*reason = m->call_reason[id];
+		return m->call_name[id];
+	}
+	return call_name_slow(m, g, id, reason);
+}
+
+static void episode_begin(struct ctrace_model *m, struct ctr_proc *p, struct mthread *th,
+			  const ctrace_gen *g, const struct ctrace_event *ev, int block)
 {
 	uint64_t id = block ? ev->args[1] : ev->args[0];
 	uint32_t creason;
-	close_at(m, th, ev->time_ns, 0);
+	close_at(m, p, th, ev->time_ns, 0);
 	th->pending = 0;
 	th->in_call = block ? 1 : 2;
 	th->call = call_name(m, g, id, &creason);
@@ -438,11 +460,11 @@ static void episode_begin(struct ctrace_model *m, struct mthread *th, const ctra
 	th->ep_off = 0;
 	th->waker_tid = 0;
 	th->wake_ns = 0;
-	note_stack(m, &m->procs[th->proc], g, th->stack);
+	note_stack(m, p, g, th->stack);
 }
 
-static void episode_end(struct ctrace_model *m, struct mthread *th, const ctrace_gen *g,
-			const struct ctrace_event *ev, int block)
+static void episode_end(struct ctrace_model *m, struct ctr_proc *p, struct mthread *th,
+			const ctrace_gen *g, const struct ctrace_event *ev, int block)
 {
 	if (!th->in_call)
 		return; /* its begin was before the trace, or lost */
@@ -450,11 +472,11 @@ static void episode_end(struct ctrace_model *m, struct mthread *th, const ctrace
 	int64_t d = t - th->ep_begin;
 	if (d < 0)
 		d = 0;
-	if (block && th->object && m->cb && m->cb->interval) {
+	if (block && th->object && m->intervals) {
 		struct wake found;
 		const struct wake *w = gen_wake(m, th->object, t, &found) ? &found : NULL;
 		uint64_t wi;
-		if (!w && ctr_u64map_get(&m->procs[th->proc].wakes, th->object, &wi))
+		if (!w && ctr_u64map_get(&p->wakes, th->object, &wi))
 			w = &m->wakes[wi];
 		if (w && w->tid != th->tid && w->ns >= th->ep_begin && w->ns <= t) {
 			th->waker_tid = w->tid;
@@ -463,16 +485,16 @@ static void episode_end(struct ctrace_model *m, struct mthread *th, const ctrace
 	}
 	if (!block && ev->args[2]) { /* a slow call carries its stack at its end */
 		th->stack = ev->args[2];
-		note_stack(m, &m->procs[th->proc], g, th->stack);
+		note_stack(m, p, g, th->stack);
 	}
-	close_at(m, th, t, 1);
+	close_at(m, p, th, t, 1);
 
 	int64_t result = (int64_t)ev->args[0];
 	int failed = block ? result != 0 : result < 0;
 	if (failed)
 		th->st.err_ns += d;
 	int blocked = th->in_call == 1 ||
-		      (m->procs[th->proc].switches ? th->ep_off : d >= BLOCK_MIN_NS);
+		      (p->switches ? th->ep_off : d >= BLOCK_MIN_NS);
 	if (blocked) {
 		th->st.blocks++;
 		switch (th->reason) {
@@ -498,7 +520,8 @@ static void episode_end(struct ctrace_model *m, struct mthread *th, const ctrace
 	th->stack = 0;
 }
 
-static void on_switch(struct ctrace_model *m, struct mthread *th, const struct ctrace_event *ev)
+static void on_switch(struct ctrace_model *m, const struct ctr_proc *p, struct mthread *th,
+		      const struct ctrace_event *ev)
 {
 	int out = ev->type == CTRACE_EV_SWITCH_OUT;
 	if (th->pending) {
@@ -508,7 +531,7 @@ static void on_switch(struct ctrace_model *m, struct mthread *th, const struct c
 		th->on_cpu = out;
 		th->preempted = 0;
 	}
-	close_at(m, th, ev->time_ns, 0);
+	close_at(m, p, th, ev->time_ns, 0);
 	th->saw_switch = 1;
 	if (out) {
 		th->on_cpu = 0;
@@ -541,7 +564,8 @@ static void on_state(struct ctrace_model *m, struct mthread *th, const ctrace_ge
 	if (ev->args[0] == 0 || th->in_call)
 		return;
 	th->in_call = ev->args[1] == CTRACE_REASON_SYNC ? 1 : 2;
-	th->call = call_name(m, g, ev->args[2], NULL);
+	uint32_t creason; /* the snapshot says the reason itself */
+	th->call = call_name(m, g, ev->args[2], &creason);
 	th->call_id = ev->args[2];
 	th->reason = (uint32_t)ev->args[1];
 	if (th->reason == CTRACE_REASON_NONE || th->reason > CTRACE_REASON_SYSCALL)
@@ -593,17 +617,6 @@ static void on_start(struct ctrace_model *m, struct ctr_proc *p, struct mthread 
  * merge across threads): only the wake-ups need another thread's timeline, so they are
  * gathered first, and a wait's end looks its waker up among them.
  */
-/*
- * Times come from the file, and a hostile one may put them anywhere in int64_t. Within
- * +-2^62 ns (146 years), any two are a representable difference apart, which the
- * arithmetic on intervals and durations relies on.
- */
-static inline int64_t sane_ns(int64_t t)
-{
-	const int64_t lim = (INT64_C(1) << 62) - 1;
-	return t > lim ? lim : t < -lim ? -lim : t;
-}
-
 static int gather_wakes(struct ctrace_model *m, ctrace_gen *g)
 {
 	const struct ctrace_event *ev;
@@ -614,7 +627,7 @@ static int gather_wakes(struct ctrace_model *m, ctrace_gen *g)
 			m->failed = 1;
 			break;
 		}
-		m->gw[m->ngw++] = (struct gwake){ ev->args[1], sane_ns(ev->time_ns), ev->tid };
+		m->gw[m->ngw++] = (struct gwake){ ev->args[1], ctr_ns_bounded(ev->time_ns), ev->tid };
 	}
 	if (m->ngw > 1)
 		qsort(m->gw, m->ngw, sizeof(*m->gw), cmp_gwake);
@@ -644,19 +657,19 @@ static void carry_wakes(struct ctrace_model *m, struct ctr_proc *p)
 	m->ngw = 0;
 }
 
-static inline __attribute__((always_inline)) int handle(struct ctrace_model *m, struct ctr_proc *p, const ctrace_gen *g,
-		  const struct ctrace_event *ev)
+/*
+ * The thread of @ev, found or made, for an event that changes a thread's timeline: NULL
+ * when @ev was handled here already (process-wide records, thread starts, totals after a
+ * thread's end). Out of line: handle() asks only when its thread changed.
+ */
+static __attribute__((noinline)) struct mthread *resolve_thread(struct ctrace_model *m,
+							      struct ctr_proc *p,
+							      const struct ctrace_event *ev)
 {
-	m->events++;
-	if (m->cb && m->cb->event) {
-		int rc = m->cb->event(m->cb->userdata, g, ev);
-		if (rc)
-			return rc;
-	}
 	if (ev->tid == 0) { /* process-wide records */
 		if (ev->type == CTRACE_EV_LOST)
 			m->lost += ev->args[0];
-		return 0;
+		return NULL;
 	}
 	uint64_t idx, key = (uint64_t)p->pid << 32 | ev->tid;
 	struct mthread *th = NULL;
@@ -670,7 +683,7 @@ static inline __attribute__((always_inline)) int handle(struct ctrace_model *m, 
 	}
 	if (ev->type == CTRACE_EV_THREAD_START) {
 		on_start(m, p, &th, ev);
-		return 0;
+		return NULL;
 	}
 	if (th && th->ended &&
 	    (ev->type == CTRACE_EV_SCHEDSTAT || ev->type == CTRACE_EV_ALLOC_STATS ||
@@ -687,26 +700,53 @@ static inline __attribute__((always_inline)) int handle(struct ctrace_model *m, 
 		} else if (ev->type == CTRACE_EV_LOST) {
 			m->lost += ev->args[0];
 		}
-		return 0;
+		return NULL;
 	}
 	if (!th || th->ended) {
 		if (ev->type == CTRACE_EV_THREAD_END)
-			return 0;
+			return NULL;
 		th = thread_new(m, p, ev->tid, ev->time_ns);
 		if (!th)
-			return 0;
+			return NULL;
 		th->started = 1;
 		th->existing = 1;
 		th->pending = 1;
 	}
 	slot[0] = key;
 	slot[1] = (uint64_t)(th - m->threads);
+	return th;
+}
+
+/* The events after which handle() resolves the thread again: only thread_new() changes
+ * what a tid names (thread starts, a name of another thread, the first event after an
+ * end), and it may move the threads too. */
+static const uint8_t rethread[256] = {
+	[CTRACE_EV_THREAD_START] = 1, [CTRACE_EV_THREAD_END] = 1, [CTRACE_EV_THREAD_NAME] = 1,
+};
+
+/*
+ * Handle @ev of a batch. *@cur is the batch's thread as resolved for the event before, or
+ * NULL when it must be resolved again (at the batch's start, after rethread[] events).
+ */
+static inline __attribute__((always_inline)) void handle(struct ctrace_model *m, struct ctr_proc *p,
+							 const ctrace_gen *g,
+							 const struct ctrace_event *ev,
+							 struct mthread **cur)
+{
+	struct mthread *th = *cur;
+	if (unlikely(!th || rethread[ev->type])) {
+		th = resolve_thread(m, p, ev);
+		*cur = rethread[ev->type] ? NULL : th;
+		if (!th)
+			return;
+	}
+	assert(!th->ended);
 	if (ev->time_ns < th->cur_ns)
-		return 0; /* out of order (a damaged trace): ignore rather than go back in time */
+		return; /* out of order (a damaged trace): ignore rather than go back in time */
 
 	switch (ev->type) {
 	case CTRACE_EV_THREAD_END:
-		close_at(m, th, ev->time_ns, 0);
+		close_at(m, p, th, ev->time_ns, 0);
 		th->ended = 1;
 		th->end_ns = ev->time_ns;
 		break;
@@ -717,22 +757,22 @@ static inline __attribute__((always_inline)) int handle(struct ctrace_model *m, 
 		note_stack(m, p, g, ev->args[1]);
 		break;
 	case CTRACE_EV_BLOCK_BEGIN:
-		episode_begin(m, th, g, ev, 1);
+		episode_begin(m, p, th, g, ev, 1);
 		break;
 	case CTRACE_EV_CALL_BEGIN:
-		episode_begin(m, th, g, ev, 0);
+		episode_begin(m, p, th, g, ev, 0);
 		break;
 	case CTRACE_EV_BLOCK_END:
-		episode_end(m, th, g, ev, 1);
+		episode_end(m, p, th, g, ev, 1);
 		break;
 	case CTRACE_EV_CALL_END:
-		episode_end(m, th, g, ev, 0);
+		episode_end(m, p, th, g, ev, 0);
 		break;
 	case CTRACE_EV_WAKE:
 		break; /* gathered per generation before its events are handled (gen_wakes) */
 	case CTRACE_EV_SWITCH_OUT:
 	case CTRACE_EV_SWITCH_IN:
-		on_switch(m, th, ev);
+		on_switch(m, p, th, ev);
 		break;
 	case CTRACE_EV_SCHEDSTAT:
 		if (!th->have_ss_first) {
@@ -765,7 +805,6 @@ static inline __attribute__((always_inline)) int handle(struct ctrace_model *m, 
 	default:
 		break;
 	}
-	return 0;
 }
 
 /* ---- finishing ---- */
@@ -863,7 +902,7 @@ static void finish(struct ctrace_model *m)
 		int64_t end = th->ended ? th->end_ns : p->end_ns;
 		if (end < th->cur_ns)
 			end = th->cur_ns;
-		close_at(m, th, end, 0);
+		close_at(m, p, th, end, 0);
 		th->end_ns = end;
 		correct(m, th);
 		no_switches |= !p->switches;
@@ -904,7 +943,8 @@ struct ctrace_model *ctr_model_new(const struct ctrace_model_callbacks *cb, int6
 	if (!m)
 		return NULL;
 	m->cb = cb;
-	m->start_ns = m->end_ns = sane_ns(start_ns);
+	m->intervals = cb && cb->interval;
+	m->start_ns = m->end_ns = ctr_ns_bounded(start_ns);
 	return m;
 }
 
@@ -915,7 +955,7 @@ int ctr_model_feed(struct ctrace_model *m, ctrace_gen *g)
 	struct ctr_proc *p = proc_of(m, gi->pid);
 	if (!p)
 		return CTRACE_ENOMEM;
-	const int64_t last_ns = sane_ns(gi->last_ns);
+	const int64_t last_ns = ctr_ns_bounded(gi->last_ns);
 	if (last_ns > p->end_ns)
 		p->end_ns = last_ns;
 	if (last_ns > m->end_ns)
@@ -938,11 +978,27 @@ int ctr_model_feed(struct ctrace_model *m, ctrace_gen *g)
 	int n = wakes ? gather_wakes(m, g) : 0;
 	if (n < 0)
 		return n;
+	int (*const on_event)(void *, const ctrace_gen *, const struct ctrace_event *) =
+		m->cb ? m->cb->event : NULL;
 	struct ctrace_event one;
-	while ((n = ctr_gen_next_batched(g, &one)) == 1) {
-		one.time_ns = sane_ns(one.time_ns);
-		if (handle(m, p, g, &one))
-			return 1;
+	struct batch *b;
+	one.pid = g->proc.pid;
+	while ((b = ctr_gen_batch_at(g, &n))) {
+		/* A batch is one thread's events, in order. */
+		struct mthread *cur = NULL;
+		one.tid = b->tid;
+		do {
+			n = batch_decode_args(g, b, &one);
+			if (n)
+				return g->pending_err = n;
+			b->left--;
+			one.ticks = b->ticks;
+			one.time_ns = ticks_to_bounded_ns(g, b->ticks);
+			m->events++;
+			if (on_event && on_event(m->cb->userdata, g, &one))
+				return 1;
+			handle(m, p, g, &one, &cur);
+		} while (b->left);
 	}
 	if (wakes)
 		carry_wakes(m, p);
@@ -952,13 +1008,13 @@ int ctr_model_feed(struct ctrace_model *m, ctrace_gen *g)
 /* Close every thread's open interval at @t (a timeline window's end), without ending it. */
 void ctr_model_flush(struct ctrace_model *m, int64_t t)
 {
-	t = sane_ns(t);
+	t = ctr_ns_bounded(t);
 	for (size_t i = 0; i < m->nthreads; i++) {
 		struct mthread *th = &m->threads[i];
 		int64_t end = th->ended ? th->end_ns : t;
 		if (end > t)
 			end = t;
-		close_at(m, th, end, 0);
+		close_at(m, &m->procs[th->proc], th, end, 0);
 	}
 }
 

@@ -101,8 +101,10 @@ struct ctrace_model {
 	const char *kcache_name[TCACHE];
 	size_t kcache_idx[TCACHE];
 	const char *call_name[256];
+	uint32_t call_reason[256];
 	const char *kind_name[256][8];
 	const struct ctrace_model_callbacks *cb;
+	int intervals;                  /* cb->interval is set: intervals are handed out */
 };
 
 

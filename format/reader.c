@@ -459,7 +459,7 @@ static int parse_clock(struct ctrace_gen *g, struct cursor *c)
 	g->mult_hi = ns / ts;
 	g->mult_lo = (uint64_t)(((unsigned __int128)(ns % ts) << 64) / ts);
 	g->clock_identity = ts == ns && t0 == m0;
-	g->fast_clock = g->mult_hi < (1ull << 21) && m0 < (1ull << 62);
+	g->fast_span = g->mult_hi < (1ull << 21) && m0 < (1ull << 61) ? 1ull << 40 : 0;
 	g->have_clock = 1;
 	return 0;
 }
@@ -608,7 +608,7 @@ static int parse_batch(struct ctrace_gen *g, struct cursor *c)
 	b->nevents = n;
 	b->start = b->p = c->p;
 	b->end = c->end;
-	b->start_off = b->off = (size_t)(c->p - c->base);
+	b->start_off = (size_t)(c->p - c->base);
 	c->p = c->end;
 	return 0;
 }

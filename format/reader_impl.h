@@ -18,12 +18,11 @@ struct batch {
 	uint64_t nevents;
 	const uint8_t *p, *end;
 	const uint8_t *start;
-	size_t start_off; /* in the content, for messages */
+	size_t start_off; /* in the content, for messages (of p: start_off + (p - start)) */
 	/* iteration state */
 	uint64_t left;
 	uint64_t ticks;
 	struct ctrace_event ev; /* the event at the heap position (time-ordered iteration) */
-	size_t off;
 };
 
 struct str_ref {
@@ -62,7 +61,7 @@ struct ctrace_gen {
 	uint64_t t0, m0, r0, tick_span, ns_span;
 	uint64_t mult_hi, mult_lo; /* ns_span / tick_span in 64.64 fixed point (floor) */
 	int clock_identity; /* ticks are the monotonic clock itself */
-	int fast_clock;     /* the fixed-point conversion applies (see likely_fast) */
+	uint64_t fast_span; /* the fixed-point conversion applies below t0 + this (ticks_to_ns) */
 	size_t cur_batch; /* batched iteration */
 	/* string arena: NUL-terminated copies */
 	char *arena;

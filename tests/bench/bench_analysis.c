@@ -3,7 +3,10 @@
  * threads, written through the format encoder by synth). Runs, interleaved and repeated,
  * the analysis pinned to one CPU with no loader threads (--jobs=0: one core), and free on
  * every CPU with its default loaders; prints the median wall time, events per second and
- * peak RSS of each, and the spread. Figures, not pass/fail: the machine is noisy.
+ * peak RSS of each, and the spread. Figures, not pass/fail: the machine is noisy. The CPU
+ * time (user + system) and events per CPU second are printed too: on a machine shared with
+ * other work, the pinned run waits for its CPU and its wall time says more about the load
+ * than about ctrace, while its CPU time is still the work done on one core.
  * Usage: bench_analysis CTRACE SYNTH [EVENTS]
  */
 #include <sched.h>
@@ -12,6 +15,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -31,8 +35,13 @@ static int cmp_d(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Run @argv (stdout to /dev/null), pinned to CPU 0 when @pin; wall seconds and peak RSS. */
-static int run(char *const argv[], int pin, double *secs, long *rss_kib)
+static double tv_s(struct timeval tv)
+{
+	return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
+/* Run @argv (stdout to /dev/null), pinned to CPU 0 when @pin; wall and CPU seconds, peak RSS. */
+static int run(char *const argv[], int pin, double *secs, double *cpu, long *rss_kib)
 {
 	double t0 = now_s();
 	pid_t pid = fork();
@@ -56,6 +65,7 @@ static int run(char *const argv[], int pin, double *secs, long *rss_kib)
 	if (wait4(pid, &st, 0, &ru) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
 		return -1;
 	*secs = now_s() - t0;
+	*cpu = tv_s(ru.ru_utime) + tv_s(ru.ru_stime);
 	*rss_kib = ru.ru_maxrss;
 	return 0;
 }
@@ -75,9 +85,9 @@ int main(int argc, char **argv)
 	char trace[64];
 	snprintf(trace, sizeof(trace), "%s/synth.trace", dir);
 	char *gen[] = { argv[2], trace, (char *)events, "16", NULL };
-	double secs;
+	double secs, cpu;
 	long rss;
-	if (run(gen, 0, &secs, &rss) < 0) {
+	if (run(gen, 0, &secs, &cpu, &rss) < 0) {
 		fprintf(stderr, "bench_analysis: synth failed\n");
 		return 1;
 	}
@@ -87,11 +97,11 @@ int main(int argc, char **argv)
 
 	char *one[] = { argv[1], "stats", "--jobs=0", trace, NULL };
 	char *all[] = { argv[1], "stats", trace, NULL };
-	double t[2][REPS];
+	double t[2][REPS], c[2][REPS];
 	long peak[2] = { 0, 0 };
 	for (int i = 0; i < REPS; i++) {
 		for (int k = 0; k < 2; k++) {
-			if (run(k == 0 ? one : all, k == 0, &t[k][i], &rss) < 0) {
+			if (run(k == 0 ? one : all, k == 0, &t[k][i], &c[k][i], &rss) < 0) {
 				fprintf(stderr, "bench_analysis: ctrace stats failed\n");
 				return 1;
 			}
@@ -102,17 +112,20 @@ int main(int argc, char **argv)
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	printf("ctrace stats on %.0f M synthetic events (%.0f MiB trace), median of %d "
 	       "interleaved runs:\n", n / 1e6, (double)sb.st_size / 1048576.0, REPS);
-	printf("%-34s %8s %14s %10s %16s\n", "", "wall", "events/s", "peak RSS", "spread (min-max)");
+	printf("%-34s %8s %14s %10s %16s %8s %14s\n", "", "wall", "events/s", "peak RSS",
+	       "spread (min-max)", "CPU", "events/CPU-s");
 	for (int k = 0; k < 2; k++) {
 		qsort(t[k], REPS, sizeof(double), cmp_d);
-		double med = t[k][REPS / 2];
+		qsort(c[k], REPS, sizeof(double), cmp_d);
+		double med = t[k][REPS / 2], cmed = c[k][REPS / 2];
 		char label[64];
 		if (k == 0)
 			snprintf(label, sizeof(label), "one core (--jobs=0, pinned)");
 		else
 			snprintf(label, sizeof(label), "all cores (%ld CPUs, default jobs)", cpus);
-		printf("%-34s %7.2fs %11.1f M/s %7.1f MiB %7.2f-%.2fs\n", label, med, n / med / 1e6,
-		       (double)peak[k] / 1024.0, t[k][0], t[k][REPS - 1]);
+		printf("%-34s %7.2fs %11.1f M/s %7.1f MiB %7.2f-%.2fs %7.2fs %11.1f M/s\n", label, med,
+		       n / med / 1e6, (double)peak[k] / 1024.0, t[k][0], t[k][REPS - 1], cmed,
+		       n / cmed / 1e6);
 	}
 	unlink(trace);
 	rmdir(dir);

@@ -1319,7 +1319,10 @@ static uint64_t xorshift(uint64_t *x)
 }
 
 /* The fixed-point fast path and the slow path agree with exact division, for TSC-like
- * ratios, integer ratios, huge ratios and ticks before, at, near and far from the sync. */
+ * ratios, integer ratios, huge ratios and ticks before, at, near and far from the sync,
+ * and sync points on either side of 2^61 (where the fast path stops). Where the fast path
+ * applies, its times are within +-(2^62 - 1), which the model relies on to clamp only
+ * the others. */
 static void tick_conversion_is_exact(void)
 {
 	static const uint64_t spans[][2] = {
@@ -1329,9 +1332,12 @@ static void tick_conversion_is_exact(void)
 	};
 	uint64_t rng = 0x9e3779b97f4a7c15ull;
 	for (size_t k = 0; k < sizeof(spans) / sizeof(spans[0]); k++) {
-		for (int round = 0; round < 4; round++) {
+		for (int round = 0; round < 6; round++) {
 			uint64_t t0 = round == 0 ? 0 : xorshift(&rng) >> (round * 8);
-			uint64_t m0 = round == 3 ? (1ull << 62) + 5 : xorshift(&rng) >> 4;
+			uint64_t m0 = round == 3   ? (1ull << 62) + 5
+				      : round == 4 ? (1ull << 61) - 1
+				      : round == 5 ? 1ull << 61
+						   : xorshift(&rng) >> 4;
 			struct ctr_genenc e;
 			struct ctr_bytes f = { 0 };
 			const struct ctr_sync s = { t0, m0, 0 };
@@ -1363,6 +1369,9 @@ static void tick_conversion_is_exact(void)
 						(unsigned long long)spans[k][0],
 						(unsigned long long)t0, (unsigned long long)m0);
 				ASSERT_EQ(got, want);
+				if (spans[k][1] / spans[k][0] < (1ull << 21) && m0 < (1ull << 61) &&
+				    t - t0 < (1ull << 40))
+					ASSERT_LE(got, (INT64_C(1) << 62) - 1);
 			}
 			ctrace_reader_free(r);
 			ctr_bytes_free(&f);
