@@ -244,6 +244,8 @@ static void on_switch(void *ud, uint64_t ns, int out, int preempted, uint32_t cp
 	uint64_t args[2] = { cpu, preempted ? 1u : 0u };
 	synth_add(&c->b, out ? CTRACE_EV_SWITCH_OUT : CTRACE_EV_SWITCH_IN, ticks, args,
 		  out ? 2 : 1, NULL, 0);
+	ctr_lttng_synth(c->b.tid, out ? CTRACE_EV_SWITCH_OUT : CTRACE_EV_SWITCH_IN, ticks, args,
+			out ? 2 : 1);
 }
 
 static uint64_t perf_lost;
@@ -284,6 +286,7 @@ static void slot_alloc_stats(struct ctr_slot *s, uint64_t ticks)
 	synth_begin(&b, s->tid, ticks);
 	synth_add(&b, CTRACE_EV_ALLOC_STATS, ticks, a, 3, NULL, 0);
 	synth_flush(&b);
+	ctr_lttng_synth(s->tid, CTRACE_EV_ALLOC_STATS, ticks, a, 3);
 }
 
 /* Move what the slot's ring holds into the open generation (or drop it when @keep is 0). */
@@ -426,6 +429,7 @@ static void gen_finish(int last)
 		W.lost_written = lost;
 	}
 	ctr_clock_ratio(&end, &tick_span, &ns_span);
+	ctr_lttng_generation(&end, tick_span, ns_span);
 	atomic_store(&ctr_g.stack_min_ticks,
 		     (uint64_t)((__int128)ctr_g.cfg.stack_min_ns * tick_span / ns_span));
 	struct ctr_sync syncs[2] = { W.gen_sync, end };
@@ -655,8 +659,9 @@ static int writer_start(struct ctr_sink *first)
 	W.lost_written = atomic_load(&ctr_g.lost_noslot);
 	atomic_store(&W.req, 0);
 	read_process();
-	/* Whatever the rings hold is from before this capture; allocation counters count
-	 * from here. */
+	/* Whatever the rings hold is from before this capture (so are context switches before
+	 * capture_start, which on_switch drops); allocation counters count from here. */
+	W.capture_start = ctr_ticks();
 	drain_all(0);
 	for (struct ctr_slot *s = atomic_load_explicit(&ctr_g.slots, memory_order_acquire); s;
 	     s = s->next) {
@@ -664,7 +669,6 @@ static int writer_start(struct ctr_sink *first)
 		s->w_alloc_base[1] = s->w_alloc_bytes = atomic_load(&s->alloc_bytes);
 		s->w_alloc_base[2] = s->w_free_count = atomic_load(&s->free_count);
 	}
-	W.capture_start = ctr_ticks();
 	gen_begin();
 	snapshot(tids, (const char(*)[16])names, n, W.capture_start);
 	free(tids);
