@@ -14,12 +14,15 @@
  * when that cannot be.
  * Arguments: the ctrace binary, the workloads build directory, libctrace.so, the provider.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -46,8 +49,16 @@ static int sh(const char *fmt, ...)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
 }
 
+static void show_both(void);
+static int comparing;
+
 static void cleanup(void)
 {
+	int keep = comparing;
+	if (comparing) {
+		comparing = 0;
+		show_both();
+	}
 	if (session_live)
 		sh("lttng -n destroy %s >/dev/null 2>&1", session);
 	session_live = 0;
@@ -57,7 +68,9 @@ static void cleanup(void)
 			usleep(100000);
 		our_sessiond = 0;
 	}
-	if (tmp)
+	if (tmp && keep)
+		fprintf(stderr, "   (the traces are kept in %s)\n", tmp);
+	else if (tmp)
 		tt_rmrf(tmp);
 	tmp = NULL;
 }
@@ -90,6 +103,26 @@ static double startup(const char *sink)
 			best = t;
 	}
 	return best;
+}
+
+/*
+ * One LTTng test at a time on this machine: the root session daemon is one for every build
+ * and worktree, and an instance that started it stops it when it ends, under the feet of
+ * another one using it. The lock (released when the process exits) is held from before
+ * the session daemon is looked for until the end.
+ */
+static void lock_machine(void)
+{
+	int fd = open("/tmp/ctrace-test-lttng.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+	if (fd < 0)
+		SKIP("cannot open /tmp/ctrace-test-lttng.lock: %s", strerror(errno));
+	for (int i = 0; flock(fd, LOCK_EX | LOCK_NB) != 0; i++) {
+		if (i == 0)
+			fprintf(stderr, "   waiting for another LTTng test on this machine\n");
+		if (i == 1800)
+			SKIP("another LTTng test has held /tmp/ctrace-test-lttng.lock for 180 s");
+		usleep(100000);
+	}
 }
 
 static int sessiond_running(void)
@@ -125,21 +158,42 @@ static void start_sessiond(void)
 		SKIP("lttng-sessiond started but does not answer");
 }
 
+/* One thread's numbers, as `ctrace stats` shows them. */
+struct tsum {
+	uint32_t tid;
+	char name[16];
+	int64_t start, duration, user, in_calls, wait;
+	uint64_t syscalls, allocs, alloc_bytes;
+	int estimated;
+};
+
 /* What the comparison looks at, from one trace. */
 struct summary {
 	uint64_t blocks_by_reason[8];
 	uint64_t calls_by_id[128];
 	uint64_t allocs, frees;
 	uint64_t mutex_blocks;
+	uint64_t switches, preemptions, alloc_stats;
+	uint64_t worker_voluntary; /* switches out of threads other than the main one, not
+				    * preemptions: their waits */
 	size_t threads;
 	char names[1024]; /* sorted |name| list of named threads */
 	uint64_t model_syscalls;
 	int64_t wait_ns;
+	struct tsum t[64];
 };
 
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* By name, then by start: the order in which threads of one name are paired. */
+static int cmp_tsum(const void *a, const void *b)
+{
+	const struct tsum *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+	return c ? c : (x->start > y->start) - (x->start < y->start);
 }
 
 static int count_event(void *ud, const ctrace_gen *g, const struct ctrace_event *ev)
@@ -159,6 +213,13 @@ static int count_event(void *ud, const ctrace_gen *g, const struct ctrace_event 
 		s->allocs++;
 	if (ev->type == CTRACE_EV_FREE)
 		s->frees++;
+	if (ev->type == CTRACE_EV_SWITCH_OUT) {
+		s->switches++;
+		s->preemptions += ev->args[1] & 1;
+		s->worker_voluntary += ev->tid != ev->pid && !(ev->args[1] & 1);
+	}
+	if (ev->type == CTRACE_EV_ALLOC_STATS)
+		s->alloc_stats++;
 	return 0;
 }
 
@@ -173,13 +234,29 @@ static void summarize(const char *path, struct summary *s)
 	const char *names[64];
 	size_t nn = 0;
 	s->threads = ctrace_model_thread_count(m);
+	ASSERT_LE(s->threads, 64);
 	for (size_t i = 0; i < s->threads; i++) {
 		const struct ctrace_thread_stats *t = ctrace_model_thread(m, i);
 		if (t->name && *t->name && nn < 64)
 			names[nn++] = t->name;
 		s->model_syscalls += t->syscalls;
 		s->wait_ns += t->io_ns + t->sleep_ns;
+		struct tsum *o = &s->t[i];
+		o->tid = t->tid;
+		snprintf(o->name, sizeof(o->name), "%s", t->name ? t->name : "");
+		o->start = t->start_ns;
+		o->duration = t->duration_ns;
+		o->user = t->user_ns;
+		/* Time inside calls, waiting or not: a short sleep whose context switches the
+		 * model sees after the call ended counts as Sys, not Wait (see README). */
+		o->in_calls = t->sys_ns + t->wait_ns;
+		o->wait = t->wait_ns;
+		o->syscalls = t->syscalls;
+		o->allocs = t->allocs;
+		o->alloc_bytes = t->alloc_bytes;
+		o->estimated = t->estimated;
 	}
+	qsort(s->t, s->threads, sizeof(s->t[0]), cmp_tsum);
 	qsort(names, nn, sizeof(names[0]), cmp_str);
 	for (size_t i = 0; i < nn; i++) {
 		strncat(s->names, "|", sizeof(s->names) - strlen(s->names) - 1);
@@ -189,13 +266,68 @@ static void summarize(const char *path, struct summary *s)
 	ctrace_reader_free(r);
 }
 
-/* Record @wl (with @args and environment @env) both ways and compare. */
-static void compare(const char *wl, const char *args, const char *env, int status)
+/* While a comparison runs, a failure shows both traces' statistics (from cleanup). */
+static char cmp_native[4200], cmp_imported[4200];
+
+static void show_both(void)
 {
-	char native[4200], ctf[4200], imported[4200];
-	snprintf(native, sizeof(native), "%s/%s-native.trace", tmp, wl);
+	fprintf(stderr, "native:\n");
+	sh("%s stats %s >&2", ctrace_bin, cmp_native);
+	fprintf(stderr, "imported from LTTng:\n");
+	sh("%s stats %s >&2", ctrace_bin, cmp_imported);
+}
+
+/* Times of two separate runs of one workload: within a quarter, plus what loading
+ * liblttng-ust and registering with the session daemon adds (the main thread's first
+ * milliseconds; about 10 ms here, on a loaded machine more). */
+#define NEAR(b, a) ASSERT_LE(llabs((int64_t)(b) - (int64_t)(a)), llabs((int64_t)(a)) / 4 + 40000000)
+
+/*
+ * Run @wl @args with the tracer preloaded, CTRACE_SINK=lttng and environment @env, into the
+ * session, which tracks only its pid: tracked before the program starts (it waits on a
+ * pipe, then execs, keeping the pid), so that programs other tests run at the same time
+ * with the LTTng sink (other builds on this machine use the same root session daemon) do
+ * not get into this session. LTTNG_UST_REGISTER_TIMEOUT=-1: liblttng-ust's constructor
+ * waits for the session daemon however loaded the machine is (by default it goes on after
+ * 3 s, and events before its registration completes are lost).
+ * @return the exit status.
+ */
+static int run_lttng(const char *env, const char *wl, const char *args)
+{
+	int go[2];
+	ASSERT_EQ(pipe(go), 0);
+	pid_t pid = fork();
+	ASSERT_TRUE(pid >= 0);
+	if (pid == 0) {
+		char c, cmd[8192];
+		close(go[1]);
+		if (read(go[0], &c, 1) != 1)
+			_exit(126); /* the test failed before it said go */
+		close(go[0]);
+		snprintf(cmd, sizeof(cmd),
+			 "exec env %s LTTNG_UST_REGISTER_TIMEOUT=-1 CTRACE_SINK=lttng LD_PRELOAD=%s "
+			 "%s/%s %s >/dev/null", env, libctrace, wl_dir, wl, args);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	close(go[0]);
+	ASSERT_EQ(sh("lttng -n track -u -s %s --vpid=%d >/dev/null", session, (int)pid), 0);
+	ASSERT_EQ(write(go[1], "g", 1), 1);
+	close(go[1]);
+	int st;
+	ASSERT_EQ(waitpid(pid, &st, 0), pid);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+/* Record @wl (with @args and environment @env) both ways and compare; @timed: its times
+ * are its own sleeps and waits, not how the scheduler runs contending threads. */
+static void compare(const char *wl, const char *args, const char *env, int status, int timed)
+{
+	char ctf[4200];
+	const char *native = cmp_native, *imported = cmp_imported;
+	snprintf(cmp_native, sizeof(cmp_native), "%s/%s-native.trace", tmp, wl);
 	snprintf(ctf, sizeof(ctf), "%s/%s-ctf", tmp, wl);
-	snprintf(imported, sizeof(imported), "%s/%s-lttng.trace", tmp, wl);
+	snprintf(cmp_imported, sizeof(cmp_imported), "%s/%s-lttng.trace", tmp, wl);
 	fprintf(stderr, "   %s %s\n", wl, args);
 
 	ASSERT_EQ(sh("%s %s record -q -o %s -- %s/%s %s >/dev/null", env, ctrace_bin, native,
@@ -209,9 +341,9 @@ static void compare(const char *wl, const char *args, const char *env, int statu
 	ASSERT_EQ(sh("lttng -n enable-channel -u -s %s --subbuf-size=2M --num-subbuf=8 big "
 		     ">/dev/null && lttng -n enable-event -u -s %s -c big 'ctrace:*' >/dev/null && "
 		     "lttng -n add-context -u -s %s -c big -t vpid -t vtid >/dev/null && "
-		     "lttng -n start %s >/dev/null", session, session, session, session), 0);
-	ASSERT_EQ(sh("%s %s record -q --sink=lttng -- %s/%s %s >/dev/null", env, ctrace_bin,
-		     wl_dir, wl, args), status);
+		     "lttng -n untrack -u -s %s --vpid --all >/dev/null && "
+		     "lttng -n start %s >/dev/null", session, session, session, session, session), 0);
+	ASSERT_EQ(run_lttng(env, wl, args), status);
 	ASSERT_EQ(sh("lttng -n stop %s >/dev/null && lttng -n destroy %s >/dev/null", session, session),
 		  0);
 	session_live = 0;
@@ -220,6 +352,7 @@ static void compare(const char *wl, const char *args, const char *env, int statu
 	struct summary a, b;
 	summarize(native, &a);
 	summarize(imported, &b);
+	comparing = 1;
 	ASSERT_STREQ(b.names, a.names);
 	ASSERT_UEQ(b.threads, a.threads);
 	/* Sync waits: exact but for the one a workload may or may not need depending on which
@@ -243,26 +376,65 @@ static void compare(const char *wl, const char *args, const char *env, int statu
 		ASSERT_GT(a.mutex_blocks, 0);
 		ASSERT_GT(b.mutex_blocks, 0);
 	}
-	ASSERT_UEQ(b.model_syscalls, a.model_syscalls);
+	/* The model's count of calls, which the events above give exactly, but for one known
+	 * miscount: a thread preempted between its first event (glibc's free as it starts)
+	 * and its thread_start loses its next call in the model (format/model.c, on_start),
+	 * natively as imported. */
+	ASSERT_LE(llabs((int64_t)b.model_syscalls - (int64_t)a.model_syscalls), (int64_t)a.threads);
+	/* Context switches come from perf in both (the writer thread reads them and, with the
+	 * LTTng sink, emits them): two runs, so their numbers are alike, not equal. How often
+	 * threads are preempted is the machine's load; the voluntary switches of the threads
+	 * other than the main one (which under LTTng also waits for liblttng-ust registering
+	 * with the session daemon) are their waits, which the timed workloads fix. */
+	fprintf(stderr, "     switches: native %" PRIu64 " (%" PRIu64 " preempted, %" PRIu64
+			" workers' waits), lttng %" PRIu64 " (%" PRIu64 " preempted, %" PRIu64
+			" workers' waits); alloc_stats: %" PRIu64 ", %" PRIu64 "\n",
+		a.switches, a.preemptions, a.worker_voluntary, b.switches, b.preemptions,
+		b.worker_voluntary, a.alloc_stats, b.alloc_stats);
+	if (a.switches)
+		ASSERT_GT(b.switches, 0);
+	if (timed)
+		ASSERT_LE(llabs((int64_t)b.worker_voluntary - (int64_t)a.worker_voluntary),
+			  (int64_t)a.worker_voluntary / 2 + 3);
+	/* Allocation counters: one per thread that allocated or freed, at least. */
+	ASSERT_GT(a.alloc_stats, 0);
+	ASSERT_GT(b.alloc_stats, 0);
 	/* Time waiting for I/O and sleeping is the workloads' own sleeps and pipe waits: within
-	 * timing tolerance (sync waits depend on how the threads happen to contend).
-	 * Only where the waits are long: the native trace's context switches reclassify short
-	 * sleeps, and the LTTng sink has none (threads_named's 2 ms sleeps show as Sys). */
+	 * timing tolerance (sync waits depend on how the threads happen to contend). */
 	if (strcmp(wl, "pipe_block") == 0 || strcmp(wl, "sleeper") == 0) {
 		ASSERT_GT(a.wait_ns, 100000000);
 		ASSERT_LE(llabs(b.wait_ns - a.wait_ns), a.wait_ns / 4 + 50000000);
 	}
+	/* Thread by thread (paired by name, then start), the numbers of `ctrace stats`. */
+	for (size_t i = 0; i < a.threads; i++) {
+		const struct tsum *x = &a.t[i], *y = &b.t[i];
+		ASSERT_STREQ(y->name, x->name);
+		ASSERT_LE(llabs((int64_t)y->syscalls - (int64_t)x->syscalls), 1);
+		/* Switches reach LTTng: the split is measured there too, not estimated. */
+		ASSERT_EQ(y->estimated, x->estimated);
+		if (timed) {
+			NEAR(y->duration, x->duration);
+			NEAR(y->in_calls, x->in_calls);
+			NEAR(y->user, x->user);
+			if (x->wait > 50000000)
+				NEAR(y->wait, x->wait);
+		}
+		/* The counters (alloc_stats): those of a worker exactly, the main thread's within
+		 * libc's own allocations that differ with liblttng-ust loaded. */
+		ASSERT_LE(llabs((int64_t)y->allocs - (int64_t)x->allocs), 16);
+	}
+	comparing = 0;
 }
 
 static void workloads_match(void)
 {
 	/* Every allocation recorded, so that the samples are the same in both. */
-	compare("pipe_block", "", "CTRACE_ALLOC=all", 0);
-	compare("condvar_pingpong", "200", "CTRACE_ALLOC=all", 0);
-	compare("mutex_contend", "", "CTRACE_ALLOC=all", 0);
-	compare("threads_named", "", "CTRACE_ALLOC=all", 3);
-	compare("sleeper", "", "CTRACE_ALLOC=all", 0);
-	compare("alloc_loop", "", "CTRACE_ALLOC=all", 0);
+	compare("pipe_block", "", "CTRACE_ALLOC=all", 0, 1);
+	compare("condvar_pingpong", "200", "CTRACE_ALLOC=all", 0, 0);
+	compare("mutex_contend", "", "CTRACE_ALLOC=all", 0, 0);
+	compare("threads_named", "", "CTRACE_ALLOC=all", 3, 1);
+	compare("sleeper", "", "CTRACE_ALLOC=all", 0, 1);
+	compare("alloc_loop", "", "CTRACE_ALLOC=all", 0, 0);
 }
 
 static void startup_not_delayed_with_sessiond(void)
@@ -291,6 +463,16 @@ static void import_rejects(const char *what, const char *dir)
 	fclose(f);
 	fprintf(stderr, "   %s: rc=%d, %d line(s)\n", what, rc, lines);
 	ASSERT_EQ(lines, 1);
+	ASSERT_NE(access(out, F_OK), 0);
+}
+
+/* `ctrace record --sink=lttng` runs the program with the LTTng sink and writes no trace. */
+static void record_sink_lttng_writes_no_file(void)
+{
+	char out[4200];
+	snprintf(out, sizeof(out), "%s/sink-lttng.trace", tmp);
+	ASSERT_EQ(sh("%s record -q --sink=lttng -o %s -- %s/fork_exec >/dev/null", ctrace_bin, out,
+		     wl_dir), 0);
 	ASSERT_NE(access(out, F_OK), 0);
 }
 
@@ -326,6 +508,10 @@ int main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 
 	RUN(import_bad_directories);
+	if (access(provider, R_OK) == 0)
+		RUN(record_sink_lttng_writes_no_file);
+	if (geteuid() == 0)
+		lock_machine();
 	if (geteuid() == 0 && !sessiond_running() && access(provider, R_OK) == 0) {
 		double native = startup("native"), lttng = startup("lttng");
 		fprintf(stderr, "   startup without a session daemon: native %.3f s, lttng %.3f s\n",
