@@ -266,6 +266,34 @@ static int cmp_iev(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
+/* Events the recorder's writer thread makes for a thread (LTTng's time is when it read
+ * them, and its vtid the writer's). */
+static int writer_made(unsigned type)
+{
+	return type == CTRACE_EV_SWITCH_IN || type == CTRACE_EV_SWITCH_OUT ||
+	       type == CTRACE_EV_ALLOC_STATS;
+}
+
+/*
+ * A thread's perf ring opens as it records its first event, thread_start, just before that
+ * event's time is taken: a context switch in between comes before thread_start by time.
+ * Natively it comes after (in a batch of its own, read after the thread's); so here too,
+ * at thread_start's time, so that the thread starts with its thread_start.
+ */
+static void start_first(struct ithr *t)
+{
+	size_t k = 0;
+	while (k < t->n && writer_made(t->buf.p[t->ev[k].off]))
+		k++;
+	if (k == 0 || k == t->n || t->buf.p[t->ev[k].off] != CTRACE_EV_THREAD_START)
+		return;
+	struct iev start = t->ev[k];
+	memmove(&t->ev[1], &t->ev[0], k * sizeof(*t->ev));
+	t->ev[0] = start;
+	for (size_t i = 1; i <= k; i++)
+		t->ev[i].t = start.t;
+}
+
 /*
  * Thread @t's events (sorted) up to time @upto, as one batch; the later ones stay.
  * @return the number written, or -1 when out of memory.
@@ -343,6 +371,7 @@ static int flush_proc(struct imp *im, struct iproc *p, uint64_t upto_ns, int las
 		if (t->pid != p->pid || !t->n)
 			continue;
 		qsort(t->ev, t->n, sizeof(*t->ev), cmp_iev);
+		start_first(t);
 		ready += t->ev[0].t <= upto;
 	}
 	if (!ready && !last) {
@@ -544,14 +573,6 @@ static int generation_event(struct imp *im, const struct imp_event *ev)
 		p->switches[l] = 0;
 	}
 	return 0;
-}
-
-/* Events the recorder's writer thread makes for a thread (LTTng's time is when it read
- * them, and its vtid the writer's). */
-static int writer_made(unsigned type)
-{
-	return type == CTRACE_EV_SWITCH_IN || type == CTRACE_EV_SWITCH_OUT ||
-	       type == CTRACE_EV_ALLOC_STATS;
 }
 
 static int ctrace_event(struct imp *im, const struct imp_event *ev, const char *name)
