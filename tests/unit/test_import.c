@@ -306,10 +306,47 @@ static void ticks_with_native_clock(void)
 	unlink(p3);
 }
 
+/* A context switch of a new thread from just before its thread_start (its perf ring opens
+ * as it records thread_start) reads back after thread_start, at its time. */
+static void switch_before_start_follows_it(void)
+{
+	char p4[] = "/tmp/ctrace-test-import-XXXXXX";
+	int fd = mkstemp(p4);
+	ASSERT_TRUE(fd >= 0);
+	struct imp *im = imp_new(fd);
+	struct imp_event e = ct("ctrace:thread_start", 2000, 10, 11);
+	add_u(&e, "parent_tid", 10);
+	add_u(&e, "create_id", 1);
+	add_u(&e, "flags", 0);
+	ASSERT_EQ(imp_event(im, &e), 0);
+	e = ct("ctrace:switch_out", 9000, 10, 11);
+	e.f[2].u = 3 * 1500;
+	add_u(&e, "cpu", 0);
+	add_u(&e, "flags", 1);
+	ASSERT_EQ(imp_event(im, &e), 0);
+	ASSERT_EQ(imp_finish(im, NULL), 0);
+	imp_free(im);
+	close(fd);
+	ctrace_reader *r;
+	ASSERT_EQ(ctrace_reader_open(p4, &r), 0);
+	ctrace_gen *g;
+	ASSERT_EQ(ctrace_reader_next(r, &g), 1);
+	const struct ctrace_event *ev;
+	ASSERT_EQ(ctrace_gen_next_event(g, &ev), 1);
+	ASSERT_EQ(ev->type, CTRACE_EV_THREAD_START);
+	ASSERT_EQ(ev->time_ns, 2000);
+	ASSERT_EQ(ctrace_gen_next_event(g, &ev), 1);
+	ASSERT_EQ(ev->type, CTRACE_EV_SWITCH_OUT);
+	ASSERT_EQ(ev->time_ns, 2000);
+	ctrace_reader_free(r);
+	unlink(p4);
+}
+
 int main(void)
 {
 	RUN(maps_every_kind_back);
 	RUN(cuts_generations);
 	RUN(ticks_with_native_clock);
+	RUN(switch_before_start_follows_it);
 	return 0;
 }
