@@ -247,8 +247,11 @@ static void summarize(const char *path, struct summary *s)
 		o->start = t->start_ns;
 		o->duration = t->duration_ns;
 		o->user = t->user_ns;
-		/* Time inside calls, waiting or not: a short sleep whose context switches the
-		 * model sees after the call ended counts as Sys, not Wait (see README). */
+		/* Time inside calls, waiting or not. The native trace keeps a thread's context
+		 * switches in batches of their own, which the model reads after the thread's
+		 * events of the same drain: a wait that began and ended within one drain (10 ms)
+		 * counts as Sys there, as Wait in the imported trace (one batch per thread in
+		 * time order). */
 		o->in_calls = t->sys_ns + t->wait_ns;
 		o->wait = t->wait_ns;
 		o->syscalls = t->syscalls;
