@@ -44,7 +44,18 @@ static void own_free(void *p)
 	ctr_tls.busy--;
 }
 
-static void *trampoline(void *p)
+/*
+ * The trampolines are never instrumented by AddressSanitizer: the thread functions they
+ * call may end the thread without returning to them (pthread_exit, or a cancellation, as
+ * liblttng-ust does to its listener threads at exit), and ASan, which repairs the stack's
+ * shadow after longjmp and C++ exceptions, does not after that forced unwinding. The
+ * trampoline's redzones then stay poisoned at the top of the stack, where glibc runs the
+ * thread-specific-data destructors next: liblttng-ust's urcu destructor passing a local
+ * sigset_t to pthread_sigmask was reported as a stack-buffer-underflow there.
+ */
+#define TRAMPOLINE __attribute__((no_sanitize_address))
+
+TRAMPOLINE static void *trampoline(void *p)
 {
 	struct start_args a = *(struct start_args *)p;
 
@@ -81,7 +92,7 @@ int ctr_is_internal(uint32_t tid)
 }
 
 /* A thread the tracer's own code creates (the HTTP server's): never traced. */
-static void *internal_trampoline(void *p)
+TRAMPOLINE static void *internal_trampoline(void *p)
 {
 	struct start_args a = *(struct start_args *)p;
 	ctr_tls.state = 2;

@@ -32,6 +32,7 @@
 #include "tracetest.h"
 
 static const char *ctrace_bin, *wl_dir, *libctrace, *provider;
+static int sanitized;
 static char *tmp;
 static char session[64];
 static int session_live;
@@ -396,7 +397,8 @@ static void compare(const char *wl, const char *args, const char *env, int statu
 	summarize(imported, &b);
 	comparing = 1;
 	ASSERT_STREQ(b.names, a.names);
-	ASSERT_UEQ(b.threads, a.threads);
+	if (!sanitized)
+		ASSERT_UEQ(b.threads, a.threads);
 	/* Sync waits: exact but for the one a workload may or may not need depending on which
 	 * thread runs first (condvar_pingpong's wait for "ready"). */
 	for (int i = 0; i < 8; i++) {
@@ -408,6 +410,15 @@ static void compare(const char *wl, const char *args, const char *env, int statu
 	}
 	for (int i = 0; i < 128; i++)
 		ASSERT_UEQ(b.calls_by_id[i], a.calls_by_id[i]);
+	if (sanitized) {
+		/* The sanitizer's own thread start allocates through the tracer before the
+		 * thread's thread_start (and in the writer thread before it gives its slot
+		 * back): threads and allocations differ with the timing of that, natively too.
+		 * What this build checks is the LTTng path under ASan and UBSan. */
+		fprintf(stderr, "     (sanitizer build: threads, allocations and times not compared)\n");
+		comparing = 0;
+		return;
+	}
 	/* Every allocation is recorded; libc's own around thread creation and exit differ by
 	 * a few with liblttng-ust loaded (a larger static TLS block, its exit handlers). */
 	ASSERT_LE(llabs((int64_t)b.allocs - (int64_t)a.allocs), 16);
@@ -558,7 +569,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: test_lttng CTRACE WORKLOADS LIBCTRACE PROVIDER [sanitized]\n");
 		return 2;
 	}
-	int sanitized = argc > 5 && strcmp(argv[5], "sanitized") == 0;
+	sanitized = argc > 5 && strcmp(argv[5], "sanitized") == 0;
 	ctrace_bin = argv[1];
 	wl_dir = argv[2];
 	libctrace = argv[3];
@@ -581,12 +592,6 @@ int main(int argc, char **argv)
 	} else {
 		fprintf(stderr, "   (a session daemon already runs: startup without one not measured)\n");
 	}
-	/* Known problem: under AddressSanitizer, LTTng-UST's listener thread (uninstrumented
-	 * liblttng-ust, running against the sanitizer's interceptors) gets a
-	 * stack-buffer-underflow report once a session daemon answers. */
-	if (sanitized)
-		SKIP("live LTTng sessions are not tested in a sanitizer build (an ASan report in "
-		     "LTTng-UST's own listener thread)");
 	start_sessiond();
 	RUN(startup_not_delayed_with_sessiond);
 	RUN(workloads_match);
