@@ -410,6 +410,12 @@ int ctr_lttng_load(int mode);
 void ctr_lttng_fork_child(void);
 /* Hand the event at [start, end) to LTTng. @return 1 when it must not be kept natively. */
 int ctr_lttng_commit(struct ctr_slot *s, const uint8_t *start, const uint8_t *end);
+/* Writer thread: an event it synthesizes for thread @tid (a context switch, allocation
+ * counters) to LTTng as well; nothing unless the LTTng sink is on. */
+void ctr_lttng_synth(uint32_t tid, uint8_t type, uint64_t ticks, const uint64_t *args,
+		     unsigned nargs);
+/* Writer thread: the clock of the generation it closes (sync point @end, the ratio). */
+void ctr_lttng_generation(const struct ctr_sync *end, uint64_t tick_span, uint64_t ns_span);
 
 static inline void ctr_commit(struct ctr_slot *s, const uint8_t *start, const uint8_t *end)
 {

@@ -18,13 +18,48 @@ struct start_args {
 	uint32_t create_id;
 };
 
-static void *trampoline(void *p)
+/*
+ * The tracer's own allocations, never recorded as the program's. The compiler barriers
+ * keep the busy mark in memory around the call: GCC takes malloc and free as reading no
+ * memory of ours and otherwise drops the increment and decrement around them as dead
+ * stores (it did: each thread's start_args was recorded, and its free in the new thread,
+ * before thread_start, made the model see the thread before it started).
+ */
+static void *own_malloc(size_t size)
+{
+	ctr_tls.busy++;
+	atomic_signal_fence(memory_order_seq_cst);
+	void *p = malloc(size);
+	atomic_signal_fence(memory_order_seq_cst);
+	ctr_tls.busy--;
+	return p;
+}
+
+static void own_free(void *p)
+{
+	ctr_tls.busy++;
+	atomic_signal_fence(memory_order_seq_cst);
+	free(p);
+	atomic_signal_fence(memory_order_seq_cst);
+	ctr_tls.busy--;
+}
+
+/*
+ * The trampolines are never instrumented by AddressSanitizer: the thread functions they
+ * call may end the thread without returning to them (pthread_exit, or a cancellation, as
+ * liblttng-ust does to its listener threads at exit), and ASan, which repairs the stack's
+ * shadow after longjmp and C++ exceptions, does not after that forced unwinding. The
+ * trampoline's redzones then stay poisoned at the top of the stack, where glibc runs the
+ * thread-specific-data destructors next: liblttng-ust's urcu destructor passing a local
+ * sigset_t to pthread_sigmask was reported as a stack-buffer-underflow there.
+ */
+#define TRAMPOLINE __attribute__((no_sanitize_address))
+
+TRAMPOLINE static void *trampoline(void *p)
 {
 	struct start_args a = *(struct start_args *)p;
 
-	ctr_tls.busy++; /* the tracer's own: no free event before thread_start */
-	free(p);
-	ctr_tls.busy--;
+	own_free(p);
 	if (atomic_load_explicit(&ctr_on, memory_order_relaxed)) {
 		uint64_t args[3] = { a.parent, a.create_id, 0 };
 		ctr_event(CTRACE_EV_THREAD_START, 3, args);
@@ -57,11 +92,12 @@ int ctr_is_internal(uint32_t tid)
 }
 
 /* A thread the tracer's own code creates (the HTTP server's): never traced. */
-static void *internal_trampoline(void *p)
+TRAMPOLINE static void *internal_trampoline(void *p)
 {
 	struct start_args a = *(struct start_args *)p;
 	ctr_tls.state = 2;
 	ctr_tls.busy = 1;
+	atomic_signal_fence(memory_order_seq_cst);
 	free(p);
 	ctr_internal_thread(1);
 	void *ret = a.fn(a.arg);
@@ -90,25 +126,21 @@ CTR_WRAP int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
 #endif
 	if (unlikely(ctr_tls.busy || ctr_tls.state == 2)) {
 		/* Created by the tracer, or by one of its threads. */
-		int nested = ctr_tls.busy++;
-		struct start_args *a = malloc(sizeof(*a));
-		ctr_tls.busy = nested;
+		struct start_args *a = own_malloc(sizeof(*a));
 		if (!a)
 			return EAGAIN;
 		a->fn = fn;
 		a->arg = arg;
 		int rc = CTR_REAL(pthread_create)(thread, attr, internal_trampoline, a);
 		if (rc != 0)
-			free(a);
+			own_free(a);
 		return rc;
 	}
 	count_create();
 	if (likely(!atomic_load_explicit(&ctr_on, memory_order_relaxed)))
 		return CTR_REAL(pthread_create)(thread, attr, fn, arg);
 
-	ctr_tls.busy++;
-	struct start_args *a = malloc(sizeof(*a));
-	ctr_tls.busy--;
+	struct start_args *a = own_malloc(sizeof(*a));
 	if (!a)
 		return CTR_REAL(pthread_create)(thread, attr, fn, arg);
 	a->fn = fn;
@@ -118,11 +150,8 @@ CTR_WRAP int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
 	uint64_t args[2] = { a->create_id, 0 };
 	ctr_event(CTRACE_EV_THREAD_CREATE, 2, args);
 	int rc = CTR_REAL(pthread_create)(thread, attr, trampoline, a);
-	if (rc != 0) {
-		ctr_tls.busy++;
-		free(a);
-		ctr_tls.busy--;
-	}
+	if (rc != 0)
+		own_free(a);
 	return rc;
 }
 

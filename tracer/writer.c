@@ -296,13 +296,16 @@ static void gather_switches(struct ctr_slot *s)
 /* A switch event's most bytes: type, delta, cpu, flags. */
 #define SWITCH_EV_MAX (1 + 3 * CTR_VARINT_MAX)
 
-/* Encode switch @e at @dst after an event at *@last: its length. */
-static size_t switch_encode(uint8_t *dst, const struct switch_ev *e, uint64_t *last)
+/* Encode switch @e of thread @tid at @dst after an event at *@last (and hand it to the
+ * LTTng sink when that is on): its length. */
+static size_t switch_encode(uint8_t *dst, uint32_t tid, const struct switch_ev *e,
+			    uint64_t *last)
 {
 	uint64_t t = e->ticks > *last ? e->ticks : *last; /* keep the batch in order */
 	uint64_t args[2] = { e->cpu, e->preempted };
-	size_t n = ctr_event_encode(dst, e->out ? CTRACE_EV_SWITCH_OUT : CTRACE_EV_SWITCH_IN,
-				    t - *last, args, e->out ? 2 : 1, NULL, 0);
+	uint8_t type = e->out ? CTRACE_EV_SWITCH_OUT : CTRACE_EV_SWITCH_IN;
+	size_t n = ctr_event_encode(dst, type, t - *last, args, e->out ? 2 : 1, NULL, 0);
+	ctr_lttng_synth(tid, type, t, args, e->out ? 2 : 1);
 	*last = t;
 	return n;
 }
@@ -329,6 +332,7 @@ static void slot_alloc_stats(struct ctr_slot *s, uint64_t ticks)
 	synth_begin(&b, s->tid, ticks);
 	synth_add(&b, CTRACE_EV_ALLOC_STATS, ticks, a, 3, NULL, 0);
 	synth_flush(&b);
+	ctr_lttng_synth(s->tid, CTRACE_EV_ALLOC_STATS, ticks, a, 3);
 }
 
 /*
@@ -367,6 +371,10 @@ static void drain_slot(struct ctr_slot *s, int keep)
 	/* Until its first event the thread is not in the trace: the kernel switched it in
 	 * before it wrote thread_start, and the per-CPU rings saw that. */
 	int fresh = s->w_ticks == 0;
+	/* With the LTTng sink alone the rings stay empty (events go to LTTng as they are
+	 * made): the import puts such a switch after thread_start. */
+	if (ctr_lttng_mode == CTR_SINK_LTTNG)
+		fresh = 0;
 	if (!keep || (fresh && head == tail))
 		SW.len = 0;
 	/* The ring's size was set before its first event was published (ring_map): read it
@@ -411,7 +419,7 @@ static void drain_slot(struct ctr_slot *s, int keep)
 				si++;
 		}
 		for (; si < SW.len && SW.ev[si].ticks <= ticks; si++, n++) {
-			len += switch_encode(W.stage + len, &SW.ev[si], &last);
+			len += switch_encode(W.stage + len, s->tid, &SW.ev[si], &last);
 			first = n ? first : last;
 		}
 		note_stack(&ev);
@@ -423,7 +431,7 @@ static void drain_slot(struct ctr_slot *s, int keep)
 	if (n == 0)
 		last = base;
 	for (; si < SW.len; si++, n++) {
-		len += switch_encode(W.stage + len, &SW.ev[si], &last);
+		len += switch_encode(W.stage + len, s->tid, &SW.ev[si], &last);
 		first = n ? first : last;
 	}
 done:
@@ -519,6 +527,7 @@ static void gen_finish(int last)
 		W.lost_written = lost;
 	}
 	ctr_clock_ratio(&end, &tick_span, &ns_span);
+	ctr_lttng_generation(&end, tick_span, ns_span);
 	atomic_store(&ctr_g.stack_min_ticks,
 		     (uint64_t)((__int128)ctr_g.cfg.stack_min_ns * tick_span / ns_span));
 	struct ctr_sync syncs[2] = { W.gen_sync, end };
@@ -759,7 +768,7 @@ static int writer_start(struct ctr_sink *first)
 		s->w_alloc_base[2] = s->w_free_count = atomic_load(&s->free_count);
 	}
 	ctr_sched_cpu_open(); /* or each thread opens its own ring */
-	W.capture_start = ctr_ticks();
+	W.capture_start = ctr_ticks(); /* switches before it are dropped (switch_push) */
 	gen_begin();
 	snapshot(tids, (const char(*)[16])names, n, W.capture_start);
 	free(tids);

@@ -198,9 +198,10 @@ static void cuts_generations(void)
 	int fd = mkstemp(p2);
 	ASSERT_TRUE(fd >= 0);
 	struct imp *im = imp_new(fd);
+	/* 10 µs apart: 4 s of trace, cut every second (a cut keeps back its last 250 ms). */
 	const uint64_t total = IMP_GEN_EVENTS * 2 + 17;
 	for (uint64_t i = 0; i < total; i++) {
-		struct imp_event e = ct("ctrace:wake", 1000 + i * 10, 5, 5 + (uint32_t)(i % 3));
+		struct imp_event e = ct("ctrace:wake", 1000 + i * 10000, 5, 5 + (uint32_t)(i % 3));
 		add_u(&e, "call", 9);
 		add_u(&e, "object", i);
 		ASSERT_EQ(imp_event(im, &e), 0);
@@ -209,7 +210,7 @@ static void cuts_generations(void)
 	ASSERT_EQ(imp_finish(im, &st), 0);
 	imp_free(im);
 	close(fd);
-	ASSERT_UEQ(st.generations, 3);
+	ASSERT_UEQ(st.generations, 5);
 	ctrace_reader *r;
 	ASSERT_EQ(ctrace_reader_open(p2, &r), 0);
 	ctrace_gen *g;
@@ -227,9 +228,125 @@ static void cuts_generations(void)
 	unlink(p2);
 }
 
+/*
+ * Times are the recorder's ticks, converted with the clock ctrace:generation carries, not
+ * LTTng's timestamps; a context switch the writer thread emitted late (with the thread's
+ * tid, from the writer's vtid) goes back to its place in the thread.
+ */
+static void ticks_with_native_clock(void)
+{
+	char p3[] = "/tmp/ctrace-test-import-XXXXXX";
+	int fd = mkstemp(p3);
+	ASSERT_TRUE(fd >= 0);
+	struct imp *im = imp_new(fd);
+	/* ticks = 3 × ns + 900; LTTng stamps each event 700 ns after its tick. */
+	static const uint64_t at[] = { 1000, 2000, 5000 };
+	static const char *const names[] = { "ctrace:thread_name", "ctrace:call_begin",
+					      "ctrace:call_end" };
+	for (int i = 0; i < 3; i++) {
+		struct imp_event e = ct(names[i], at[i] + 700, 10, 11);
+		e.f[2].u = 3 * at[i] + 900;
+		if (i == 0) {
+			add_u(&e, "named_tid", 0);
+			add_text(&e, "name", "worker");
+		} else if (i == 1) {
+			add_u(&e, "call", 18);
+			add_s(&e, "fd", 3);
+			add_u(&e, "fd_kind", 2);
+			add_u(&e, "stack", 0);
+		} else {
+			add_s(&e, "result", 1);
+			add_u(&e, "err", 0);
+			add_u(&e, "stack", 0);
+		}
+		ASSERT_EQ(imp_event(im, &e), 0);
+	}
+	/* The writer's: a switch out at 3000 ns, read at 9000 ns, then its clock. */
+	struct imp_event e = ct("ctrace:switch_out", 9000, 10, 10);
+	e.vtid = 12;
+	e.f[1].u = 11;
+	e.f[2].u = 3 * 3000 + 900;
+	add_u(&e, "cpu", 1);
+	add_u(&e, "flags", 0);
+	ASSERT_EQ(imp_event(im, &e), 0);
+	e = (struct imp_event){ .name = "ctrace:generation", .mono_ns = 9100, .vpid = 10,
+				.vtid = 12 };
+	add_u(&e, "pid", 10);
+	add_u(&e, "tick", 3 * 9000 + 900);
+	add_u(&e, "mono_ns", 9000);
+	add_u(&e, "real_ns", 9000 + 1700000000000000000);
+	add_u(&e, "tick_span", 3000000);
+	add_u(&e, "ns_span", 1000000);
+	add_text(&e, "context_switches", "perf");
+	ASSERT_EQ(imp_event(im, &e), 0);
+	struct imp_stats st;
+	ASSERT_EQ(imp_finish(im, &st), 0);
+	imp_free(im);
+	close(fd);
+	ASSERT_UEQ(st.events_out, 4);
+	ASSERT_UEQ(st.threads, 1);
+
+	ctrace_reader *r;
+	ASSERT_EQ(ctrace_reader_open(p3, &r), 0);
+	ctrace_gen *g;
+	ASSERT_EQ(ctrace_reader_next(r, &g), 1);
+	ASSERT_STREQ(ctrace_gen_info_value(g, "context_switches"), "perf");
+	const struct ctrace_event *ev;
+	static const uint8_t types[] = { CTRACE_EV_THREAD_NAME, CTRACE_EV_CALL_BEGIN,
+					 CTRACE_EV_SWITCH_OUT, CTRACE_EV_CALL_END };
+	static const int64_t times[] = { 1000, 2000, 3000, 5000 };
+	for (int i = 0; i < 4; i++) {
+		ASSERT_EQ(ctrace_gen_next_event(g, &ev), 1);
+		ASSERT_EQ(ev->type, types[i]);
+		ASSERT_EQ(ev->tid, 11);
+		ASSERT_EQ(ev->time_ns, times[i]);
+	}
+	ASSERT_EQ(ctrace_gen_next_event(g, &ev), 0);
+	ctrace_reader_free(r);
+	unlink(p3);
+}
+
+/* A context switch of a new thread from just before its thread_start (its perf ring opens
+ * as it records thread_start) reads back after thread_start, at its time. */
+static void switch_before_start_follows_it(void)
+{
+	char p4[] = "/tmp/ctrace-test-import-XXXXXX";
+	int fd = mkstemp(p4);
+	ASSERT_TRUE(fd >= 0);
+	struct imp *im = imp_new(fd);
+	struct imp_event e = ct("ctrace:thread_start", 2000, 10, 11);
+	add_u(&e, "parent_tid", 10);
+	add_u(&e, "create_id", 1);
+	add_u(&e, "flags", 0);
+	ASSERT_EQ(imp_event(im, &e), 0);
+	e = ct("ctrace:switch_out", 9000, 10, 11);
+	e.f[2].u = 3 * 1500;
+	add_u(&e, "cpu", 0);
+	add_u(&e, "flags", 1);
+	ASSERT_EQ(imp_event(im, &e), 0);
+	ASSERT_EQ(imp_finish(im, NULL), 0);
+	imp_free(im);
+	close(fd);
+	ctrace_reader *r;
+	ASSERT_EQ(ctrace_reader_open(p4, &r), 0);
+	ctrace_gen *g;
+	ASSERT_EQ(ctrace_reader_next(r, &g), 1);
+	const struct ctrace_event *ev;
+	ASSERT_EQ(ctrace_gen_next_event(g, &ev), 1);
+	ASSERT_EQ(ev->type, CTRACE_EV_THREAD_START);
+	ASSERT_EQ(ev->time_ns, 2000);
+	ASSERT_EQ(ctrace_gen_next_event(g, &ev), 1);
+	ASSERT_EQ(ev->type, CTRACE_EV_SWITCH_OUT);
+	ASSERT_EQ(ev->time_ns, 2000);
+	ctrace_reader_free(r);
+	unlink(p4);
+}
+
 int main(void)
 {
 	RUN(maps_every_kind_back);
 	RUN(cuts_generations);
+	RUN(ticks_with_native_clock);
+	RUN(switch_before_start_follows_it);
 	return 0;
 }

@@ -4,9 +4,21 @@
  * `ctrace:*` events carry the native recorder's arguments in the format's order (after
  * pid, tid and tick), so one rule maps them all back. Events of LTTng's own helpers are
  * mapped where their meaning is a ctrace event: lttng_ust_libc allocations and frees, and
- * lttng_ust_pthread mutex lock request/acquire as a blocking episode. Event times are the
- * CTF timestamps (CLOCK_MONOTONIC ns), written with a CLOCK_MONOTONIC clock record; the
- * ctrace `tick` field is not needed for that.
+ * lttng_ust_pthread mutex lock request/acquire as a blocking episode.
+ *
+ * Times. A process whose first event carries ctrace's `tick` keeps ticks: every event's
+ * time is the tick the native recorder would have written (events without one, LTTng's
+ * helpers and discarded-event records, get their LTTng time converted back), and each
+ * generation's clock record is the native recorder's own, from the latest
+ * ctrace:generation the writer thread emitted; before the first one, the ratio is
+ * estimated from the first and the latest (tick, LTTng time) pairs of the process's events.
+ * So intervals are the native recorder's, not LTTng's (whose timestamps come a little
+ * after the tick, and for what the writer thread emits, up to its drain period later).
+ * A process of other providers only keeps LTTng's CLOCK_MONOTONIC ns.
+ *
+ * Order. The writer's events reach LTTng after later events of their thread; each thread's
+ * events are sorted by time when a generation is written, and a cut keeps back the events
+ * of the last IMP_HOLD_NS of LTTng time for the next one.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -24,21 +36,55 @@ struct istack {
 	uint64_t *pcs;
 };
 
+/* A process's clock: time t (ticks, or ns for a process in ns) is ns
+ * m0 + (t - t0) × nspan / tspan. */
+struct imap {
+	uint64_t t0;
+	int64_t m0;
+	uint64_t tspan, nspan;
+};
+
+enum { TIME_UNSET, TIME_TICKS, TIME_NS };
+
 struct iproc {
 	uint32_t pid;
 	uint32_t seq;
-	uint64_t pending;     /* events in the open generation */
-	uint64_t gen_start;   /* mono ns of its first event */
+	int time;             /* TIME_*: what its events' times are, from its first event */
+	int started;
+	uint64_t pending;     /* events waiting to be written, held ones included */
+	uint64_t held;        /* of those, held back at the last cut */
+	uint64_t cut_ns;      /* LTTng time of its last cut (or first event) */
+	uint64_t first_ns;    /* LTTng time of its first event */
 	char exe[256];
 	struct istack *stacks;
 	size_t nstacks, cap;
+	/* The clock: the native recorder's (ctrace:generation), else estimated from the
+	 * (tick, LTTng time) pairs of events its threads recorded: the first and the latest. */
+	int have_gen;
+	struct imap gen;
+	int64_t gen_real_off;
+	uint64_t npairs;
+	uint64_t pair_t[2], pair_m[2];
+	char switches[160];   /* context_switches, from ctrace:generation */
+	int saw_switch;
+};
+
+/* An event waiting in its thread: its time, and its bytes (encoded with a zero delta). */
+struct iev {
+	uint64_t t;
+	uint64_t seq;
+	size_t off;
+	uint32_t len;
 };
 
 struct ithr {
 	uint32_t pid, tid;
 	struct ctr_bytes buf;
-	uint64_t n;
-	uint64_t base, last; /* ns */
+	struct iev *ev;
+	size_t n, cap;
+	uint64_t seq;
+	int wrote;
+	uint64_t last; /* time of the last event written */
 };
 
 struct imp {
@@ -127,6 +173,52 @@ static struct ithr *thr_get(struct imp *im, uint32_t pid, uint32_t tid)
 	return t;
 }
 
+/* Spans kept below 2^40 (a ratio, not a count: the precision lost is nothing), so that
+ * the reader's and our products stay small. */
+static void map_ratio(struct imap *m, uint64_t tspan, uint64_t nspan)
+{
+	while (tspan >= (1ull << 40) || nspan >= (1ull << 40)) {
+		tspan >>= 1;
+		nspan >>= 1;
+	}
+	m->tspan = tspan ? tspan : 1;
+	m->nspan = nspan ? nspan : 1;
+}
+
+/* The clock @p's times are converted with now. */
+static void proc_map(const struct iproc *p, struct imap *m)
+{
+	if (p->time != TIME_TICKS) {
+		*m = (struct imap){ 0, 0, 1, 1 };
+	} else if (p->have_gen) {
+		*m = p->gen;
+	} else if (p->npairs >= 2 && p->pair_t[1] > p->pair_t[0] && p->pair_m[1] > p->pair_m[0]) {
+		m->t0 = p->pair_t[0];
+		m->m0 = (int64_t)p->pair_m[0];
+		map_ratio(m, p->pair_t[1] - p->pair_t[0], p->pair_m[1] - p->pair_m[0]);
+	} else if (p->npairs) {
+		*m = (struct imap){ p->pair_t[0], (int64_t)p->pair_m[0], 1, 1 };
+	} else {
+		*m = (struct imap){ 0, 0, 1, 1 };
+	}
+}
+
+/* Saturating, so that hostile input gives times the reader takes. */
+static int64_t map_ns(const struct imap *m, uint64_t t)
+{
+	const __int128 lim = ((__int128)1 << 62) - 1;
+	__int128 v = (__int128)m->m0 +
+		     ((__int128)t - (__int128)m->t0) * (__int128)m->nspan / (__int128)m->tspan;
+	return (int64_t)(v > lim ? lim : v < -lim ? -lim : v);
+}
+
+static uint64_t map_ticks(const struct imap *m, uint64_t ns)
+{
+	__int128 v = (__int128)m->t0 +
+		     ((__int128)ns - (__int128)m->m0) * (__int128)m->tspan / (__int128)m->nspan;
+	return v < 0 ? 0 : v > (__int128)UINT64_MAX ? UINT64_MAX : (uint64_t)v;
+}
+
 /* The frames and stacks of @p: every stack the process announced so far (unsymbolized
  * program counters, one frame each). */
 static void put_stacks(struct imp *im, const struct iproc *p)
@@ -166,46 +258,164 @@ static void put_stacks(struct imp *im, const struct iproc *p)
 	ctr_bytes_free(&stacks);
 }
 
-/* Write the open generation of @p (@last: the last one of its stream). */
-static int flush_proc(struct imp *im, struct iproc *p, int last)
+static int cmp_iev(const void *a, const void *b)
+{
+	const struct iev *x = a, *y = b;
+	if (x->t != y->t)
+		return x->t < y->t ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Events the recorder's writer thread makes for a thread (LTTng's time is when it read
+ * them, and its vtid the writer's). */
+static int writer_made(unsigned type)
+{
+	return type == CTRACE_EV_SWITCH_IN || type == CTRACE_EV_SWITCH_OUT ||
+	       type == CTRACE_EV_ALLOC_STATS;
+}
+
+/*
+ * A thread's perf ring opens as it records its first event, thread_start, just before that
+ * event's time is taken: a context switch in between comes before thread_start by time.
+ * Natively it comes after (in a batch of its own, read after the thread's); so here too,
+ * at thread_start's time, so that the thread starts with its thread_start.
+ */
+static void start_first(struct ithr *t)
+{
+	size_t k = 0;
+	while (k < t->n && writer_made(t->buf.p[t->ev[k].off]))
+		k++;
+	if (k == 0 || k == t->n || t->buf.p[t->ev[k].off] != CTRACE_EV_THREAD_START)
+		return;
+	struct iev start = t->ev[k];
+	memmove(&t->ev[1], &t->ev[0], k * sizeof(*t->ev));
+	t->ev[0] = start;
+	for (size_t i = 1; i <= k; i++)
+		t->ev[i].t = start.t;
+}
+
+/*
+ * Thread @t's events (sorted) up to time @upto, as one batch; the later ones stay.
+ * @return the number written, or -1 when out of memory.
+ */
+static int64_t put_thread(struct imp *im, struct ithr *t, uint64_t upto, const struct imap *m,
+			  uint64_t *first, uint64_t *lastt)
+{
+	size_t k = 0;
+	while (k < t->n && t->ev[k].t <= upto)
+		k++;
+	if (!k)
+		return 0;
+	struct ctr_bytes out = { 0 }, keep = { 0 };
+	uint64_t prev = t->wrote && t->last > t->ev[0].t ? t->last : t->ev[0].t;
+	const uint64_t base = prev;
+	for (size_t i = 0; i < k; i++) {
+		const struct iev *e = &t->ev[i];
+		/* Later than an event already written (one more than the hold-back late):
+		 * at that event's time, so that the thread's order holds. */
+		uint64_t tm = e->t < prev ? prev : e->t;
+		const uint8_t *b = t->buf.p + e->off;
+		ctr_bytes_put(&out, b, 1);
+		ctr_bytes_varint(&out, tm - prev);
+		ctr_bytes_put(&out, b + 2, e->len - 2);
+		prev = tm;
+	}
+	for (size_t i = k; i < t->n; i++) {
+		struct iev *e = &t->ev[i];
+		size_t off = keep.len;
+		ctr_bytes_put(&keep, t->buf.p + e->off, e->len);
+		e->off = off;
+		t->ev[i - k] = *e;
+	}
+	if (out.failed || keep.failed) {
+		ctr_bytes_free(&out);
+		ctr_bytes_free(&keep);
+		return -1;
+	}
+	ctr_genenc_batch(&im->enc, t->tid, base, k, out.p, out.len, map_ns(m, base),
+			 map_ns(m, prev));
+	ctr_bytes_free(&out);
+	ctr_bytes_free(&t->buf);
+	t->buf = keep;
+	t->n -= k;
+	t->wrote = 1;
+	t->last = prev;
+	if (base < *first)
+		*first = base;
+	if (prev > *lastt)
+		*lastt = prev;
+	return (int64_t)k;
+}
+
+/* How late an event made by the recorder's writer thread (a context switch, allocation
+ * counters) may reach LTTng after the events its thread recorded itself: the writer reads
+ * them every 10 ms; a cut keeps back what is younger than this. */
+#define IMP_HOLD_NS 250000000ull
+
+/*
+ * Write @p's events up to LTTng time @upto_ns (all of them with @last: the last generation
+ * of its stream).
+ */
+static int flush_proc(struct imp *im, struct iproc *p, uint64_t upto_ns, int last)
 {
 	struct ctr_genenc *e = &im->enc;
 	if (!p->pending && !last)
 		return 0;
-	ctr_genenc_begin(e, p->pid, p->seq++);
+	struct imap m;
+	proc_map(p, &m);
+	uint64_t upto = last ? UINT64_MAX : p->time == TIME_TICKS ? map_ticks(&m, upto_ns) : upto_ns;
+	int64_t real_off = p->have_gen ? p->gen_real_off : im->real_off;
+	uint64_t ready = 0;
+	for (size_t i = 0; i < im->nthr; i++) {
+		struct ithr *t = &im->thr[i];
+		if (t->pid != p->pid || !t->n)
+			continue;
+		qsort(t->ev, t->n, sizeof(*t->ev), cmp_iev);
+		start_first(t);
+		ready += t->ev[0].t <= upto;
+	}
+	if (!ready && !last) {
+		p->held = p->pending; /* everything is held back: no generation yet */
+		return 0;
+	}
+	ctr_genenc_begin(e, p->pid, p->seq);
 	ctr_genenc_schema(e);
 	ctr_genenc_calls(e);
 	ctr_genenc_process(e, p->pid, 0, p->exe, p->exe, strlen(p->exe),
-			   (uint64_t)((int64_t)p->gen_start + im->real_off));
-	ctr_genenc_info(e, "clock", "monotonic");
+			   (uint64_t)((int64_t)p->first_ns + im->real_off));
+	ctr_genenc_info(e, "clock", p->time == TIME_TICKS && m.tspan != m.nspan ? "tsc" : "monotonic");
 	ctr_genenc_info(e, "source", "lttng (ctrace import)");
+	if (p->switches[0])
+		ctr_genenc_info(e, "context_switches", p->switches);
+	else if (p->saw_switch)
+		ctr_genenc_info(e, "context_switches", "perf");
 	put_stacks(im, p);
-	uint64_t first = UINT64_MAX, lastns = 0;
+	uint64_t first = UINT64_MAX, lastt = 0, written = 0;
 	uint32_t threads = 0;
 	for (size_t i = 0; i < im->nthr; i++) {
 		struct ithr *t = &im->thr[i];
 		if (t->pid != p->pid || !t->n)
 			continue;
-		ctr_genenc_batch(e, t->tid, t->base, t->n, t->buf.p, t->buf.len, (int64_t)t->base,
-				 (int64_t)t->last);
-		if (t->base < first)
-			first = t->base;
-		if (t->last > lastns)
-			lastns = t->last;
-		threads++;
-		im->st.events_out += t->n;
-		t->n = 0;
-		t->buf.len = 0;
+		int64_t k = put_thread(im, t, upto, &m, &first, &lastt);
+		if (k < 0)
+			return -1;
+		if (k)
+			threads++;
+		written += (uint64_t)k;
 	}
+	p->seq++;
+	im->st.events_out += written;
 	if (first == UINT64_MAX)
-		first = lastns = p->gen_start;
+		first = lastt = p->time == TIME_TICKS ? map_ticks(&m, p->cut_ns) : p->cut_ns;
+	int64_t f_ns = map_ns(&m, first), l_ns = map_ns(&m, lastt);
 	struct ctr_sync s[2] = {
-		{ first, first, (uint64_t)((int64_t)first + im->real_off) },
-		{ lastns, lastns, (uint64_t)((int64_t)lastns + im->real_off) },
+		{ first, (uint64_t)f_ns, (uint64_t)(f_ns + real_off) },
+		{ lastt, (uint64_t)l_ns, (uint64_t)(l_ns + real_off) },
 	};
-	ctr_genenc_clock(e, 1, 1, 1, s, lastns > first ? 2 : 1);
+	ctr_genenc_clock(e, m.tspan == m.nspan && (int64_t)m.t0 == m.m0 ? 1 : 0, m.tspan, m.nspan,
+			 s, lastt > first ? 2 : 1);
 	e->threads = threads;
-	e->close_ns = (int64_t)lastns;
+	e->close_ns = l_ns;
 	if (last)
 		e->flags |= 1;
 	const uint8_t *hdr, *frame;
@@ -214,29 +424,41 @@ static int flush_proc(struct imp *im, struct iproc *p, int last)
 	    write_all(im->fd, hdr, CTR_GEN_HEADER_SIZE) < 0 || write_all(im->fd, frame, flen) < 0)
 		return -1;
 	im->st.generations++;
-	p->pending = 0;
+	p->pending -= written;
+	p->held = p->pending;
 	return 0;
 }
 
-/* Append one event of @type at @ns to thread (@pid, @tid). */
-static int put_event(struct imp *im, uint32_t pid, uint32_t tid, uint64_t ns, uint8_t type,
-		     const uint64_t *args, unsigned nargs, const void *blob, size_t blen)
+/* Append one event of @type at time @tm (the process's unit) to thread (@pid, @tid);
+ * @ns is its LTTng time. */
+static int put_event(struct imp *im, uint32_t pid, uint32_t tid, uint64_t tm, uint64_t ns,
+		     uint8_t type, const uint64_t *args, unsigned nargs, const void *blob,
+		     size_t blen)
 {
 	struct iproc *p = proc_get(im, pid);
 	if (!p)
 		return -1;
-	if (p->pending && (p->pending >= IMP_GEN_EVENTS || ns - p->gen_start >= IMP_GEN_NS) &&
-	    flush_proc(im, p, 0) < 0)
-		return -1;
+	if (!p->started) {
+		p->started = 1;
+		p->first_ns = p->cut_ns = ns;
+	}
+	if (p->pending > p->held &&
+	    (p->pending - p->held >= IMP_GEN_EVENTS || ns - p->cut_ns >= IMP_GEN_NS)) {
+		p->cut_ns = ns;
+		if (flush_proc(im, p, ns > IMP_HOLD_NS ? ns - IMP_HOLD_NS : 0, 0) < 0)
+			return -1;
+	}
 	struct ithr *t = thr_get(im, pid, tid);
 	if (!t)
 		return -1;
-	if (!p->pending)
-		p->gen_start = ns;
-	if (!t->n)
-		t->base = t->last = ns;
-	if (ns < t->last)
-		ns = t->last; /* not in time order: keep the thread's order */
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 256;
+		struct iev *ne = realloc(t->ev, cap * sizeof(*ne));
+		if (!ne)
+			return -1;
+		t->ev = ne;
+		t->cap = cap;
+	}
 	if (blen > 65536)
 		blen = 65536;
 	uint8_t small[256];
@@ -244,17 +466,39 @@ static int put_event(struct imp *im, uint32_t pid, uint32_t tid, uint64_t ns, ui
 	uint8_t *tmp = need <= sizeof(small) ? small : malloc(need);
 	if (!tmp)
 		return -1;
-	size_t n = ctr_event_encode(tmp, type, ns - t->last, args, nargs, blob, blen);
+	size_t n = ctr_event_encode(tmp, type, 0, args, nargs, blob, blen);
+	size_t off = t->buf.len;
 	ctr_bytes_put(&t->buf, tmp, n);
 	if (tmp != small)
 		free(tmp);
 	if (t->buf.failed)
 		return -1;
-	t->last = ns;
-	t->n++;
+	t->ev[t->n++] = (struct iev){ tm, t->seq++, off, (uint32_t)n };
 	p->pending++;
 	im->last_pid = pid;
 	im->last_tid = tid;
+	return 0;
+}
+
+/* The time of an event of process @pid in its unit: @tick when it carries one (and the
+ * process counts ticks), else its LTTng time @ns. */
+static int event_time(struct imp *im, uint32_t pid, int has_tick, uint64_t tick, uint64_t ns,
+		      uint64_t *tm)
+{
+	struct iproc *p = proc_get(im, pid);
+	if (!p)
+		return -1;
+	if (p->time == TIME_UNSET)
+		p->time = has_tick ? TIME_TICKS : TIME_NS;
+	if (p->time == TIME_NS) {
+		*tm = ns;
+	} else if (has_tick) {
+		*tm = tick;
+	} else {
+		struct imap m;
+		proc_map(p, &m);
+		*tm = map_ticks(&m, ns);
+	}
 	return 0;
 }
 
@@ -303,10 +547,40 @@ static int stack_event(struct imp *im, const struct imp_event *ev)
 	return 0;
 }
 
+/* ctrace:generation: the native recorder's clock, which the process's ticks convert with
+ * from now on, and how it recorded context switches. */
+static int generation_event(struct imp *im, const struct imp_event *ev)
+{
+	uint32_t pid = (uint32_t)fval(ev, "pid");
+	uint64_t tspan = fval(ev, "tick_span"), nspan = fval(ev, "ns_span");
+	if (!pid)
+		pid = ev->vpid;
+	if (!pid || !tspan || !nspan)
+		return 1;
+	struct iproc *p = proc_get(im, pid);
+	if (!p)
+		return -1;
+	p->have_gen = 1;
+	p->gen.t0 = fval(ev, "tick");
+	p->gen.m0 = (int64_t)(fval(ev, "mono_ns") & (UINT64_MAX >> 2));
+	map_ratio(&p->gen, tspan, nspan);
+	p->gen_real_off = (int64_t)(fval(ev, "real_ns") & (UINT64_MAX >> 2)) - p->gen.m0;
+	const struct imp_field *sw = field(ev, "context_switches");
+	if (sw && sw->kind == IMP_TEXT) {
+		size_t l = sw->len < sizeof(p->switches) - 1 ? sw->len : sizeof(p->switches) - 1;
+		if (l)
+			memcpy(p->switches, sw->text, l);
+		p->switches[l] = 0;
+	}
+	return 0;
+}
+
 static int ctrace_event(struct imp *im, const struct imp_event *ev, const char *name)
 {
 	if (strcmp(name, "stack") == 0)
 		return stack_event(im, ev);
+	if (strcmp(name, "generation") == 0)
+		return generation_event(im, ev);
 	unsigned type;
 	for (type = 1; type < CTRACE_EV_COUNT_; type++)
 		if (ctr_events[type].name && strcmp(ctr_events[type].name, name) == 0)
@@ -318,13 +592,18 @@ static int ctrace_event(struct imp *im, const struct imp_event *ev, const char *
 	const char *blob = NULL;
 	size_t blen = 0;
 	uint32_t pid = ev->vpid, tid = ev->vtid;
+	uint64_t tick = 0;
+	int has_tick = 0;
 	for (unsigned i = 0; i < ev->nfields; i++) {
 		const struct imp_field *f = &ev->f[i];
 		if (strcmp(f->name, "pid") == 0) {
 			pid = (uint32_t)f->u;
 		} else if (strcmp(f->name, "tid") == 0) {
 			tid = (uint32_t)f->u;
-		} else if (strcmp(f->name, "tick") == 0 || f->name[0] == '_') {
+		} else if (strcmp(f->name, "tick") == 0) {
+			has_tick = f->kind == IMP_UINT || f->kind == IMP_SINT;
+			tick = f->u;
+		} else if (f->name[0] == '_') {
 			continue;
 		} else if (f->kind == IMP_TEXT) {
 			blob = f->text;
@@ -349,7 +628,20 @@ static int ctrace_event(struct imp *im, const struct imp_event *ev, const char *
 	}
 	if (type == CTRACE_EV_LOST)
 		im->st.lost += args[0];
-	return put_event(im, pid, tid, ev->mono_ns, (uint8_t)type, args, n, blob,
+	uint64_t tm;
+	if (event_time(im, pid, has_tick, tick, ev->mono_ns, &tm) < 0)
+		return -1;
+	struct iproc *p = proc_get(im, pid);
+	if (writer_made(type)) {
+		p->saw_switch |= type != CTRACE_EV_ALLOC_STATS;
+	} else if (has_tick && p->time == TIME_TICKS) {
+		/* A clock pair: the tick and LTTng's time, taken a moment later on the thread. */
+		int k = p->npairs ? 1 : 0;
+		p->pair_t[k] = tick;
+		p->pair_m[k] = ev->mono_ns;
+		p->npairs++;
+	}
+	return put_event(im, pid, tid, tm, ev->mono_ns, (uint8_t)type, args, n, blob,
 			 ctr_events[type].has_blob ? blen : 0);
 }
 
@@ -400,7 +692,10 @@ static int helper_event(struct imp *im, const struct imp_event *ev)
 		im->st.unattributed++;
 		return 0;
 	}
-	return put_event(im, ev->vpid, ev->vtid, ev->mono_ns, type, a, nargs, NULL, 0);
+	uint64_t tm;
+	if (event_time(im, ev->vpid, 0, 0, ev->mono_ns, &tm) < 0)
+		return -1;
+	return put_event(im, ev->vpid, ev->vtid, tm, ev->mono_ns, type, a, nargs, NULL, 0);
 }
 
 static void count_unknown(struct imp *im, const char *name)
@@ -459,7 +754,9 @@ int imp_discarded(struct imp *im, uint32_t vpid, uint32_t vtid, uint64_t mono_ns
 		vtid = im->thr[0].tid;
 	}
 	im->st.lost += count;
-	if (put_event(im, vpid, vtid, mono_ns, CTRACE_EV_LOST, &count, 1, NULL, 0) < 0) {
+	uint64_t tm;
+	if (event_time(im, vpid, 0, 0, mono_ns, &tm) < 0 ||
+	    put_event(im, vpid, vtid, tm, mono_ns, CTRACE_EV_LOST, &count, 1, NULL, 0) < 0) {
 		im->failed = 1;
 		return -1;
 	}
@@ -470,7 +767,7 @@ int imp_finish(struct imp *im, struct imp_stats *st)
 {
 	int r = im->failed ? -1 : 0;
 	for (size_t i = 0; i < im->nprocs && r == 0; i++)
-		if (flush_proc(im, &im->procs[i], 1) < 0)
+		if (flush_proc(im, &im->procs[i], 0, 1) < 0)
 			r = -1;
 	im->st.processes = im->nprocs;
 	im->st.threads = im->nthr;
@@ -488,8 +785,10 @@ void imp_free(struct imp *im)
 			free(im->procs[i].stacks[k].pcs);
 		free(im->procs[i].stacks);
 	}
-	for (size_t i = 0; i < im->nthr; i++)
+	for (size_t i = 0; i < im->nthr; i++) {
 		ctr_bytes_free(&im->thr[i].buf);
+		free(im->thr[i].ev);
+	}
 	free(im->procs);
 	free(im->thr);
 	ctr_genenc_fini(&im->enc);

@@ -13,9 +13,13 @@
  * the program counters are the process's addresses; LTTng's own `lttng_ust_statedump:*`
  * or `lttng_ust_dl:*` events carry the mappings for whoever needs them.
  *
- * Context switches, which the native recorder reads from perf in its writer thread, are
- * not emitted: LTTng's kernel tracer (`sched_switch`) is the source for them in an LTTng
- * session.
+ * Context switches (switch_out, switch_in) and allocation counters (alloc_stats) are not
+ * recorded by the thread they describe: the native recorder's writer thread reads them
+ * (perf rings, per-thread counters) and emits them, so their `tid` field, not LTTng's vtid
+ * context (the writer's), says whose they are, and their LTTng timestamp is when the
+ * writer read them; `tick` is when they happened. `ctrace:generation`, also from the writer,
+ * carries the native recorder's clock (a sync point and the tick/ns ratio) each time it
+ * closes a generation, so that import converts every `tick` as the native trace would.
  */
 #undef LTTNG_UST_TRACEPOINT_PROVIDER
 #define LTTNG_UST_TRACEPOINT_PROVIDER ctrace
@@ -78,6 +82,23 @@ CTR_TP(cpu_sample, CTR_TP_U(stack, 0))
 CTR_TP(state, CTR_TP_U(state, 0) CTR_TP_U(reason, 1) CTR_TP_U(call, 2) CTR_TP_X(object, 3)
 	CTR_TP_U(since, 4))
 CTR_TPB(exec, , path)
+
+/* The native recorder closed a generation: its clock sync point (ticks, CLOCK_MONOTONIC
+ * and CLOCK_REALTIME ns), the ratio it measured (tick_span ticks are ns_span ns; 1 and 1
+ * when ticks are ns) and how context switches are recorded (the `context_switches` value
+ * of FORMAT.md's INFO record). */
+LTTNG_UST_TRACEPOINT_EVENT(ctrace, generation,
+	LTTNG_UST_TP_ARGS(uint32_t, pid, uint64_t, tick, uint64_t, mono_ns, uint64_t, real_ns,
+			  uint64_t, tick_span, uint64_t, ns_span, const char *, switches,
+			  uint32_t, len),
+	LTTNG_UST_TP_FIELDS(
+		lttng_ust_field_integer(uint32_t, pid, pid)
+		lttng_ust_field_integer(uint64_t, tick, tick)
+		lttng_ust_field_integer(uint64_t, mono_ns, mono_ns)
+		lttng_ust_field_integer(uint64_t, real_ns, real_ns)
+		lttng_ust_field_integer(uint64_t, tick_span, tick_span)
+		lttng_ust_field_integer(uint64_t, ns_span, ns_span)
+		lttng_ust_field_sequence_text(char, context_switches, switches, uint32_t, len)))
 
 /* A stack the events of this process refer to by id: its program counters, innermost
  * first. */

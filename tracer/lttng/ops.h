@@ -2,7 +2,9 @@
  * The interface between libctrace and its LTTng-UST provider library (libctrace-lttng.so),
  * which libctrace loads with dlopen only when CTRACE_SINK asks for LTTng. The provider
  * exports one object, CTR_LTTNG_OPS_SYMBOL; libctrace calls through it on the traced thread
- * at every event, so LTTng stamps the event with that thread's time, vtid and CPU.
+ * at every event, so LTTng stamps the event with that thread's time, vtid and CPU, and on
+ * its writer thread for what that thread synthesizes (context switches, allocation
+ * counters, the clock).
  */
 #ifndef CTR_LTTNG_OPS_H
 #define CTR_LTTNG_OPS_H
@@ -21,6 +23,11 @@ struct ctr_lttng_ops {
 		      unsigned n, const void *blob, size_t len);
 	/* Stack @id of this process, @depth program counters, innermost first. */
 	void (*stack)(uint32_t pid, uint64_t id, const uintptr_t *pcs, unsigned depth);
+	/* The native recorder's clock at a generation's end (ctrace:generation): sync point
+	 * @tick = @mono_ns = @real_ns, @tick_span ticks per @ns_span ns, and the
+	 * context_switches text. */
+	void (*generation)(uint32_t pid, uint64_t tick, uint64_t mono_ns, uint64_t real_ns,
+			   uint64_t tick_span, uint64_t ns_span, const char *switches);
 };
 
 #endif

@@ -17,6 +17,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <string.h>
 #include <lttng/ust-fork.h>
 
 #include <ctrace/trace.h>
@@ -72,10 +73,19 @@ static void emit_stack(uint32_t pid, uint64_t id, const uintptr_t *pcs, unsigned
 	lttng_ust_tracepoint(ctrace, stack, pid, id, (const uint64_t *)pcs, depth);
 }
 
+static void emit_generation(uint32_t pid, uint64_t tick, uint64_t mono_ns, uint64_t real_ns,
+			    uint64_t tick_span, uint64_t ns_span, const char *switches)
+{
+	size_t len = strlen(switches);
+	lttng_ust_tracepoint(ctrace, generation, pid, tick, mono_ns, real_ns, tick_span, ns_span,
+			     switches, len > UINT32_MAX ? UINT32_MAX : (uint32_t)len);
+}
+
 VIS const struct ctr_lttng_ops ctrace_lttng_ops_v1 = {
 	.size = sizeof(struct ctr_lttng_ops),
 	.event = emit,
 	.stack = emit_stack,
+	.generation = emit_generation,
 };
 
 /* One fork at a time reaches these (the prepare handler runs in the forking thread, the

@@ -7,6 +7,10 @@
  * decodes them and calls the provider on the same thread. With `lttng` alone the bytes are
  * then dropped (the ring is only a scratch area), so no native trace is produced; with
  * `both` they are committed as usual.
+ *
+ * What the writer thread synthesizes rather than a traced thread records (context switches
+ * from perf, allocation counters, the clock of each generation) reaches LTTng through
+ * ctr_lttng_synth() and ctr_lttng_generation(), called by the writer where it makes them.
  */
 #include <dlfcn.h>
 #include <limits.h>
@@ -143,4 +147,24 @@ int ctr_lttng_commit(struct ctr_slot *s, const uint8_t *start, const uint8_t *en
 	ops->event((uint32_t)ctr_g.pid, s->tid, s->last, ev.type, a, n, ev.blob,
 		   (size_t)ev.blob_len);
 	return ctr_lttng_mode == CTR_SINK_LTTNG;
+}
+
+void ctr_lttng_synth(uint32_t tid, uint8_t type, uint64_t ticks, const uint64_t *args,
+		     unsigned nargs)
+{
+	if (likely(!ctr_lttng_mode))
+		return;
+	ops->event((uint32_t)ctr_g.pid, tid, ticks, type, args, nargs, NULL, 0);
+}
+
+void ctr_lttng_generation(const struct ctr_sync *end, uint64_t tick_span, uint64_t ns_span)
+{
+	if (likely(!ctr_lttng_mode))
+		return;
+	/* The value the native generation's INFO record gets (writer.c, gen_begin). */
+	const char *sw = !(ctr_g.cfg.classes & CTR_CLASS_SCHED) ? "off"
+			 : ctr_perf_status[0]                   ? ctr_perf_status
+								: "perf";
+	ops->generation((uint32_t)ctr_g.pid, end->ticks, end->mono_ns, end->real_ns, tick_span,
+			ns_span, sw);
 }
