@@ -478,7 +478,10 @@ CTRACE_API int ctrace_http_start(const char *addr)
 		else
 			H.max_seconds = v;
 	}
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION;
+	/* poll(), not select(): the server's descriptors are the tracer's, at the top of the
+	 * range (io.c), past select's FD_SETSIZE when the limit is high. */
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+			 MHD_USE_POLL;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	H.daemon = MHD_start_daemon(flags, 0, NULL, NULL, handle, NULL,

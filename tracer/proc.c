@@ -32,6 +32,7 @@ void ctr_fork_child(void)
 	ctr_tls.busy++;
 	ctr_set_on(0);
 	pthread_mutex_init(&ctr_g.ctl, NULL);
+	ctr_fd_fork_child();
 	ctr_writer_forget();
 	ctr_http_forget();
 	ctr_prof_fork_child();
