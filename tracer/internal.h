@@ -307,6 +307,7 @@ int ctr_capture_remove(struct ctr_sink *s, int timeout_ms); /* stops it with the
 int ctr_capture_count(void);
 int ctr_capture_stop_all(int timeout_ms); /* at exit: the final generation to every sink */
 int ctr_writer_flush(int timeout_ms);
+int ctr_writer_flush_exec(int timeout_ms);
 void ctr_writer_forget(void);
 
 /* tracer.c */

@@ -63,7 +63,7 @@ static void before_exec(const char *path)
 		return;
 	ctr_event_blob(CTRACE_EV_EXEC, 0, NULL, path ? path : "", path ? strlen(path) : 0);
 	ctr_tls.busy++;
-	ctr_writer_flush(3000);
+	ctr_writer_flush_exec(3000);
 	ctr_tls.busy--;
 }
 
