@@ -51,26 +51,31 @@ static void slot_bind(struct ctr_slot *s)
 	pthread_setspecific(ctr_g.key, s);
 }
 
-/* Slot headers come from pages carved up here; they are never unmapped. */
+/*
+ * Slot headers come from pages carved up here; they are never unmapped. Each chunk keeps
+ * the count of what it handed out in its own first bytes: a count kept beside the chunk
+ * pointer was reset by the thread installing a new chunk after another thread had already
+ * taken from that chunk, and both got the same header.
+ */
 static struct ctr_slot *header_alloc(void)
 {
 	static _Atomic(uint8_t *) chunk;
-	static _Atomic size_t used;
 	const size_t chunk_size = 64u << 10;
 	const size_t sz = (sizeof(struct ctr_slot) + 63) & ~(size_t)63;
 
 	for (;;) {
 		uint8_t *c = atomic_load(&chunk);
-		size_t off = c ? atomic_fetch_add(&used, sz) : chunk_size;
-		if (c && off + sz <= chunk_size)
-			return (struct ctr_slot *)(c + off);
+		if (c) {
+			size_t off = atomic_fetch_add((_Atomic size_t *)(void *)c, sz);
+			if (off + sz <= chunk_size)
+				return (struct ctr_slot *)(c + off);
+		}
 		/* This chunk is full: map a new one; the loser of a race unmaps its own. */
 		uint8_t *n = map_anon(chunk_size);
 		if (!n)
 			return NULL;
-		if (atomic_compare_exchange_strong(&chunk, &c, n))
-			atomic_store(&used, 0);
-		else
+		atomic_init((_Atomic size_t *)(void *)n, 64); /* the headers start after the count */
+		if (!atomic_compare_exchange_strong(&chunk, &c, n))
 			munmap(n, chunk_size);
 	}
 }

@@ -301,6 +301,13 @@ struct ctr_sink *ctr_null_sink_new(void);
 /* io.c: descriptors the tracer owns, kept from a program that closes every descriptor. */
 int ctr_fd_guard(int fd);
 void ctr_fd_close_guarded(int fd);
+/* A guarded descriptor whose number lives in @where: a program's dup2 onto it moves it and
+ * updates @where (on = 0 forgets it). Its writes read the number with ctr_fd_enter and end
+ * with ctr_fd_leave, so that the move waits for a write in progress. */
+void ctr_fd_follow(_Atomic int *where, int on);
+int ctr_fd_enter(_Atomic int *where);
+void ctr_fd_leave(void);
+void ctr_fd_fork_child(void);
 void ctr_fd_sink_own(struct ctr_sink *s, int own);
 struct ctr_sink *ctr_flight_sink_new(uint64_t limit);
 int ctr_flight_copy(struct ctr_sink *s, int (*out)(void *ud, const void *p, size_t n), void *ud);
@@ -324,6 +331,7 @@ int ctr_capture_remove(struct ctr_sink *s, int timeout_ms); /* stops it with the
 int ctr_capture_count(void);
 int ctr_capture_stop_all(int timeout_ms); /* at exit: the final generation to every sink */
 int ctr_writer_flush(int timeout_ms);
+int ctr_writer_flush_exec(int timeout_ms);
 void ctr_writer_forget(void);
 
 /* tracer.c */

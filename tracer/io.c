@@ -13,11 +13,13 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/select.h>
 #include <sys/sendfile.h>
@@ -82,41 +84,191 @@ static void fd_forget(int fd)
 }
 
 /*
- * The trace output belongs to the tracer. Daemons close every descriptor they did not open
- * (a loop of close, closefrom, close_range); were the output closed, the trace would stop,
- * and the program's next open would get the number and the trace's bytes in its file. So
- * the output moves to a high number (the program's own descriptors keep the numbers they
- * have without ctrace) and closing it through the wrappers succeeds without closing it.
+ * The tracer's descriptors: the trace output, and every descriptor made by the tracer's
+ * own code through the wrappers below (libunwind's pipe, the HTTP endpoint's sockets and
+ * eventfd, the context-switch rings' perf events). Daemons close every descriptor they did
+ * not open (a loop of close, closefrom, close_range) and redirect numbers with dup2; were
+ * the tracer's closed, the trace or the endpoint would stop, and the program's next open
+ * would get the number and the tracer's bytes in its file. So each moves above the
+ * program's numbers (the program's own descriptors keep the numbers they have without
+ * ctrace) and is guarded: to the program the number is what it is without ctrace, a number
+ * nothing is open on (close gives EBADF, closefrom and close_range step over it, dup2 onto
+ * it succeeds after the tracer has moved out of its way).
  */
 static _Atomic uint64_t guarded[FD_CACHE / 64];
+/* Numbers a guarded descriptor lost to the program's dup2: the tracer's code may still
+ * hold the old number (libunwind, libmicrohttpd), and its close of it must not close the
+ * program's descriptor. */
+static _Atomic uint64_t lost[FD_CACHE / 64];
+
+static int bit_get(_Atomic uint64_t *set, int fd)
+{
+	return fd >= 0 && fd < FD_CACHE &&
+	       (atomic_load_explicit(&set[fd / 64], memory_order_relaxed) >> (fd % 64) & 1);
+}
+
+static void bit_put(_Atomic uint64_t *set, int fd, int on)
+{
+	if (fd < 0 || fd >= FD_CACHE)
+		return;
+	if (on)
+		atomic_fetch_or(&set[fd / 64], 1ull << (fd % 64));
+	else
+		atomic_fetch_and(&set[fd / 64], ~(1ull << (fd % 64)));
+}
 
 static int is_guarded(int fd)
 {
-	return fd >= 0 && fd < FD_CACHE &&
-	       (atomic_load_explicit(&guarded[fd / 64], memory_order_relaxed) >> (fd % 64) & 1);
+	return bit_get(guarded, fd);
+}
+
+/*
+ * A copy of @fd at a number above the program's: the top of the range below the
+ * RLIMIT_NOFILE soft limit (the last 32 numbers, then the last 256 and 1024 when there
+ * are that many, never the lower half); when the limit leaves no room there, above the
+ * soft limit itself, which is raised for the moment of the copy when the hard limit
+ * allows (the program cannot make a number there; it is restored at once).
+ * @return the copy (close-on-exec), or -1 when there is no room: the caller keeps @fd.
+ */
+static int copy_high(int fd)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return -1;
+	rlim_t top = rl.rlim_cur < FD_CACHE ? rl.rlim_cur : FD_CACHE;
+	for (rlim_t w = 32; w <= 1024 && w <= top / 2; w *= 8) {
+		int hi = fcntl(fd, F_DUPFD_CLOEXEC, (int)(top - w));
+		if (hi >= 0)
+			return hi;
+	}
+	if (rl.rlim_cur >= rl.rlim_max || rl.rlim_cur >= FD_CACHE - 64)
+		return -1;
+	struct rlimit up = { rl.rlim_cur + 64 < rl.rlim_max ? rl.rlim_cur + 64 : rl.rlim_max,
+			     rl.rlim_max };
+	if (setrlimit(RLIMIT_NOFILE, &up) != 0)
+		return -1;
+	int hi = fcntl(fd, F_DUPFD_CLOEXEC, (int)rl.rlim_cur);
+	setrlimit(RLIMIT_NOFILE, &rl);
+	return hi;
+}
+
+static void guard_at(int fd)
+{
+	bit_put(lost, fd, 0);
+	bit_put(guarded, fd, 1);
 }
 
 int ctr_fd_guard(int fd)
 {
-	struct rlimit rl;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur >= 64) {
-		rlim_t top = rl.rlim_cur < FD_CACHE ? rl.rlim_cur : FD_CACHE;
-		int hi = fcntl(fd, F_DUPFD_CLOEXEC, (int)(top - 32));
-		if (hi >= 0) {
-			syscall(SYS_close, fd);
-			fd = hi;
-		}
+	if (fd < 0)
+		return fd;
+	int saved = errno;
+	int hi = copy_high(fd);
+	if (hi >= 0) {
+		syscall(SYS_close, fd);
+		fd = hi;
+	} else {
+		ctr_warn("the descriptor limit (RLIMIT_NOFILE) leaves no room above the program's "
+			 "descriptors: the trace output takes descriptor %d", fd);
 	}
-	if (fd >= 0 && fd < FD_CACHE)
-		atomic_fetch_or(&guarded[fd / 64], 1ull << (fd % 64));
+	errno = saved;
+	guard_at(fd);
 	return fd;
+}
+
+/*
+ * A descriptor the tracer's code just made (@r, or -1 with errno): moved up and guarded.
+ * One that finds no room above the program's numbers is given up, as if the limit had
+ * been reached (EMFILE): what needs it goes without (context switches, a connection to
+ * the endpoint, libunwind's address check), and the program keeps its numbers.
+ */
+static int tracer_fd(int r)
+{
+	if (r < 0)
+		return r;
+	int hi = copy_high(r);
+	syscall(SYS_close, r);
+	if (hi < 0) {
+		errno = EMFILE;
+		return -1;
+	}
+	guard_at(hi);
+	return hi;
 }
 
 void ctr_fd_close_guarded(int fd)
 {
-	if (fd >= 0 && fd < FD_CACHE)
-		atomic_fetch_and(&guarded[fd / 64], ~(1ull << (fd % 64)));
+	bit_put(guarded, fd, 0);
 	syscall(SYS_close, fd);
+}
+
+/*
+ * Guarded descriptors whose number the tracer can change under its users: the trace
+ * output (sink.c). A dup2 onto one moves it; its user reads the number each time
+ * (ctr_fd_enter) and the move waits for a write in progress to end.
+ */
+#define FOLLOW_MAX 8
+static _Atomic(_Atomic int *) follow[FOLLOW_MAX];
+static _Atomic(_Atomic int *) in_use;
+static pthread_mutex_t move_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void ctr_fd_follow(_Atomic int *where, int on)
+{
+	for (int i = 0; i < FOLLOW_MAX; i++) {
+		_Atomic int *expect = on ? NULL : where;
+		if (atomic_compare_exchange_strong(&follow[i], &expect, on ? where : NULL))
+			return;
+	}
+}
+
+int ctr_fd_enter(_Atomic int *where)
+{
+	atomic_store(&in_use, where);
+	return atomic_load(where);
+}
+
+void ctr_fd_leave(void)
+{
+	atomic_store(&in_use, NULL);
+}
+
+/* In a fork child: the writer that was writing and a thread that was moving are gone. */
+void ctr_fd_fork_child(void)
+{
+	atomic_store(&in_use, NULL);
+	pthread_mutex_init(&move_lock, NULL);
+}
+
+/* The program's dup2/dup3 is about to replace guarded @fd: move the tracer out of its way. */
+static void displace(int fd)
+{
+	ctr_tls.busy++;
+	pthread_mutex_lock(&move_lock);
+	int saved = errno, followed = 0;
+	for (int i = 0; i < FOLLOW_MAX; i++) {
+		_Atomic int *w = atomic_load(&follow[i]);
+		if (!w || atomic_load(w) != fd)
+			continue;
+		int hi = copy_high(fd);
+		if (hi >= 0)
+			guard_at(hi);
+		atomic_store(w, hi); /* without room, its writes fail: never into the program's */
+		/* A write that read the old number may not have reached the kernel yet. */
+		for (int waited = 0; atomic_load(&in_use) == w && waited < 2000; waited++) {
+			struct timespec ts = { 0, 1000000 };
+			nanosleep(&ts, NULL);
+		}
+		followed = 1;
+		break;
+	}
+	if (is_guarded(fd)) {
+		bit_put(guarded, fd, 0);
+		if (!followed)
+			bit_put(lost, fd, 1); /* the tracer's users of it go without */
+	}
+	errno = saved;
+	pthread_mutex_unlock(&move_lock);
+	ctr_tls.busy--;
 }
 
 /* close_range(2) over [first, last] minus the guarded descriptors. */
@@ -192,6 +344,9 @@ static const char *const io_names[] = {
 	"pipe2",
 	"dup2",
 	"dup3",
+	"socket",
+	"socketpair",
+	"eventfd",
 	"syscall"
 };
 static void *io_real[sizeof(io_names) / sizeof(io_names[0])];
@@ -340,6 +495,8 @@ CTR_WRAP int clock_nanosleep(clockid_t clk, int flags, const struct timespec *a,
 		struct ctr_episode c;                                                 \
 		ctr_call_begin(&c, CTR_CLASS_IO, call, IO, fd, kind_if_traced(fd));   \
 		int r = real args;                                                    \
+		if (unlikely(ctr_tls.busy))                                           \
+			r = tracer_fd(r);                                             \
 		int err = errno;                                                      \
 		fd_forget(r);                                                         \
 		ctr_call_end(&c, r, err);                                             \
@@ -388,9 +545,16 @@ CTR_WRAP int close(int fd)
 	static int (*real_slot)(int);
 	int (*real)(int) = NEXT(real_slot, "close");
 	if (unlikely(is_guarded(fd))) {
-		if (!ctr_tls.busy)
-			return 0; /* the tracer's: as if closed, and it goes on */
+		if (!ctr_tls.busy) {
+			/* The tracer's: without ctrace nothing is open there. */
+			errno = EBADF;
+			return -1;
+		}
 		ctr_fd_close_guarded(fd); /* the tracer's own code closing its own */
+		return 0;
+	}
+	if (unlikely(ctr_tls.busy) && bit_get(lost, fd)) {
+		bit_put(lost, fd, 0); /* the number is the program's now: leave it be */
 		return 0;
 	}
 	struct ctr_episode c;
@@ -404,31 +568,76 @@ CTR_WRAP int close(int fd)
 }
 
 /*
- * Pipes made inside the tracer are the tracer's: libunwind validates addresses through a
- * pipe it makes on first use, and a program closing every descriptor would otherwise close
- * it, after which libunwind closes and remakes it under numbers the program has reused.
+ * Descriptors made inside the tracer are the tracer's: libunwind validates addresses
+ * through a pipe it makes on first use, libmicrohttpd makes its listening socket, an
+ * eventfd and a socket per connection. Not recorded as calls.
  */
-static int guard_pipe(int r, int fds[2])
+static int tracer_fds(int r, int fds[2])
 {
-	if (r == 0 && ctr_tls.busy) {
-		fds[0] = ctr_fd_guard(fds[0]);
-		fds[1] = ctr_fd_guard(fds[1]);
-	}
-	return r;
+	if (r != 0 || !ctr_tls.busy)
+		return r;
+	fds[0] = tracer_fd(fds[0]);
+	int err = errno;
+	fds[1] = tracer_fd(fds[1]);
+	if (fds[0] >= 0 && fds[1] >= 0)
+		return 0;
+	if (fds[0] >= 0)
+		ctr_fd_close_guarded(fds[0]);
+	if (fds[1] >= 0)
+		ctr_fd_close_guarded(fds[1]);
+	else
+		err = errno;
+	errno = err;
+	return -1;
 }
 
 CTR_WRAP int pipe(int fds[2])
 {
 	static int (*real_slot)(int *);
 	int (*real)(int *) = NEXT(real_slot, "pipe");
-	return guard_pipe(real(fds), fds);
+	return tracer_fds(real(fds), fds);
 }
 
 CTR_WRAP int pipe2(int fds[2], int flags)
 {
 	static int (*real_slot)(int *, int);
 	int (*real)(int *, int) = NEXT(real_slot, "pipe2");
-	return guard_pipe(real(fds, flags), fds);
+	return tracer_fds(real(fds, flags), fds);
+}
+
+CTR_WRAP int socketpair(int domain, int type, int protocol, int fds[2])
+{
+	static int (*real_slot)(int, int, int, int *);
+	int (*real)(int, int, int, int *) = NEXT(real_slot, "socketpair");
+	int r = tracer_fds(real(domain, type, protocol, fds), fds);
+	if (r == 0) {
+		fd_forget(fds[0]);
+		fd_forget(fds[1]);
+	}
+	return r;
+}
+
+/* The number may carry a stale kind (a descriptor closed inside libc). */
+CTR_WRAP int socket(int domain, int type, int protocol)
+{
+	static int (*real_slot)(int, int, int);
+	int (*real)(int, int, int) = NEXT(real_slot, "socket");
+	int r = real(domain, type, protocol);
+	if (unlikely(ctr_tls.busy))
+		r = tracer_fd(r);
+	fd_forget(r);
+	return r;
+}
+
+CTR_WRAP int eventfd(unsigned int count, int flags)
+{
+	static int (*real_slot)(unsigned int, int);
+	int (*real)(unsigned int, int) = NEXT(real_slot, "eventfd");
+	int r = real(count, flags);
+	if (unlikely(ctr_tls.busy))
+		r = tracer_fd(r);
+	fd_forget(r);
+	return r;
 }
 
 /* Not recorded as calls; the kinds of what they close are forgotten. */
@@ -460,11 +669,30 @@ CTR_WRAP void closefrom(int lowfd)
 	}
 }
 
-/* dup2/dup3 replace the target descriptor: forget what it was. Not recorded as calls. */
+/*
+ * dup2/dup3 replace the target descriptor: forget what it was. Onto one of the tracer's,
+ * the tracer moves out of the way first; from one, it is EBADF, as without ctrace.
+ * Not recorded as calls.
+ */
+static int dup_guarded(int old, int new)
+{
+	if (ctr_tls.busy)
+		return 0;
+	if (is_guarded(old)) {
+		errno = EBADF;
+		return -1;
+	}
+	if (is_guarded(new) && old != new && fcntl(old, F_GETFD) >= 0)
+		displace(new);
+	return 0;
+}
+
 CTR_WRAP int dup2(int old, int new)
 {
 	static int (*real_slot)(int, int);
 	int (*real)(int, int) = NEXT(real_slot, "dup2");
+	if (unlikely(is_guarded(old) || is_guarded(new)) && dup_guarded(old, new) < 0)
+		return -1;
 	int r = real(old, new);
 	fd_forget(new);
 	return r;
@@ -474,6 +702,8 @@ CTR_WRAP int dup3(int old, int new, int flags)
 {
 	static int (*real_slot)(int, int, int);
 	int (*real)(int, int, int) = NEXT(real_slot, "dup3");
+	if (unlikely(is_guarded(old) || is_guarded(new)) && dup_guarded(old, new) < 0)
+		return -1;
 	int r = real(old, new, flags);
 	fd_forget(new);
 	return r;
@@ -493,9 +723,14 @@ CTR_WRAP long syscall(long nr, ...)
 	long a4 = va_arg(ap, long), a5 = va_arg(ap, long), a6 = va_arg(ap, long);
 	va_end(ap);
 
-	/* The tracer's own syscalls (gettid, futex wakes) go straight through. */
-	if (ctr_tls.busy)
-		return real(nr, a1, a2, a3, a4, a5, a6);
+	/* The tracer's own syscalls (gettid, futex wakes) go straight through; a perf event
+	 * it opens is its descriptor. */
+	if (ctr_tls.busy) {
+		long r = real(nr, a1, a2, a3, a4, a5, a6);
+		if (nr == SYS_perf_event_open && r >= 0)
+			r = tracer_fd((int)r);
+		return r;
+	}
 	struct ctr_episode c;
 	if (nr == SYS_futex) {
 		int op = (int)a2 & FUTEX_CMD_MASK;

@@ -32,6 +32,7 @@ void ctr_fork_child(void)
 	ctr_tls.busy++;
 	ctr_set_on(0);
 	pthread_mutex_init(&ctr_g.ctl, NULL);
+	ctr_fd_fork_child();
 	ctr_writer_forget();
 	ctr_http_forget();
 	ctr_prof_fork_child();
@@ -63,7 +64,7 @@ static void before_exec(const char *path)
 		return;
 	ctr_event_blob(CTRACE_EV_EXEC, 0, NULL, path ? path : "", path ? strlen(path) : 0);
 	ctr_tls.busy++;
-	ctr_writer_flush(3000);
+	ctr_writer_flush_exec(3000);
 	ctr_tls.busy--;
 }
 

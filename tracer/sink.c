@@ -17,7 +17,7 @@
 
 struct fd_sink {
 	struct ctr_sink base;
-	int fd;
+	_Atomic int fd; /* an owned one is the tracer's: a program's dup2 onto it moves it */
 	int own;
 };
 
@@ -48,20 +48,30 @@ static int writev_all(int fd, const void *a, size_t alen, const void *b, size_t 
 
 static int fd_write(struct ctr_sink *s, const void *a, size_t alen, const void *b, size_t blen)
 {
-	return writev_all(((struct fd_sink *)s)->fd, a, alen, b, blen);
+	struct fd_sink *f = (struct fd_sink *)s;
+	if (!f->own)
+		return writev_all(f->fd, a, alen, b, blen);
+	int err = writev_all(ctr_fd_enter(&f->fd), a, alen, b, blen);
+	ctr_fd_leave();
+	return err;
 }
 
 static void fd_release(struct ctr_sink *s)
 {
 	struct fd_sink *f = (struct fd_sink *)s;
-	if (f->own)
+	if (f->own) {
+		ctr_fd_follow(&f->fd, 0);
 		ctr_fd_close_guarded(f->fd);
+	}
 	free(f);
 }
 
 void ctr_fd_sink_own(struct ctr_sink *s, int own)
 {
-	((struct fd_sink *)s)->own = own;
+	struct fd_sink *f = (struct fd_sink *)s;
+	if (own && !f->own)
+		ctr_fd_follow(&f->fd, 1);
+	f->own = own;
 }
 
 struct ctr_sink *ctr_fd_sink_new(int fd, int own)

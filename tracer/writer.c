@@ -41,6 +41,8 @@ static struct writer {
 	size_t stage_cap;
 	_Atomic int req;
 	_Atomic uint32_t flushes; /* futex: completed flushes and sink changes */
+	_Atomic int owner;        /* who does the writing: 0 not yet decided, 1 the writer
+				   * thread, 2 the thread that execs (ctr_writer_flush_exec) */
 	struct ctr_sink *sinks;   /* the writer thread's; changed by it on request */
 	struct ctr_sink *pending; /* the sink of a REQ_ADD or REQ_REMOVE */
 	int error;
@@ -689,6 +691,9 @@ static void *writer_main(void *arg)
 		pthread_setspecific(ctr_g.key, NULL);
 		atomic_store_explicit(&mine->state, CTR_SLOT_DEAD, memory_order_release);
 	}
+	int expect = 0;
+	if (!atomic_compare_exchange_strong(&W.owner, &expect, 1))
+		return NULL; /* a fork child's exec did the work before this thread could start */
 	ctr_tls.state = 2;
 	ctr_internal_thread(1);
 	uint64_t gen_start = ctr_mono_ns();
@@ -774,6 +779,7 @@ static int writer_start(struct ctr_sink *first)
 	free(tids);
 	free(names);
 
+	atomic_store(&W.owner, 0);
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -888,6 +894,28 @@ int ctr_writer_flush(int timeout_ms)
 	if (!W.alive)
 		return CTRACE_ENOTRUNNING;
 	return request(REQ_FLUSH, NULL, timeout_ms);
+}
+
+/*
+ * Before exec: the generation so far goes to the sinks. A writer thread started in a fork
+ * child may never run (under AddressSanitizer it can wait forever for an allocator lock the
+ * fork copied held, by a parent thread that does not exist in the child): when it has not
+ * started yet, the calling thread does the writing itself, at once, and the writer thread
+ * stands down if it ever starts.
+ */
+int ctr_writer_flush_exec(int timeout_ms)
+{
+	if (!W.alive)
+		return CTRACE_ENOTRUNNING;
+	int expect = 0;
+	if (!atomic_compare_exchange_strong(&W.owner, &expect, 2) && expect != 2)
+		return request(REQ_FLUSH, NULL, timeout_ms);
+	drain_all(1);
+	if (W.gen_events) {
+		gen_finish(0);
+		gen_begin();
+	}
+	return 0;
 }
 
 /* In a fork child: the writer thread does not exist here, nor do the parent's sinks. */

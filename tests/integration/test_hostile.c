@@ -53,7 +53,18 @@ static void same_as_bare(const char *how, const char *mode, const struct run *b,
 			b->status, b->out, r->status, r->out);
 }
 
-static void recorded(const char *mode, const struct run *b, char *const env[], int want_lost)
+/* The "events" count of a stats JSON document. */
+static long long events_in(const char *json)
+{
+	const char *e = strstr(json, "\"events\":");
+	return e ? atoll(e + 9) : -1;
+}
+
+/* Under `ctrace record`: the bare run's output and status, a trace that analyses with at
+ * least @min_events events, the lost events counted when @want_lost, and a warning
+ * containing @warning when it is not NULL. */
+static void recorded(const char *mode, const struct run *b, char *const env[], int want_lost,
+		     long long min_events, const char *warning)
 {
 	char trace[4300];
 	snprintf(trace, sizeof(trace), "%s/%s.trace", tmp, mode);
@@ -67,6 +78,16 @@ static void recorded(const char *mode, const struct run *b, char *const env[], i
 	if (st != 0)
 		CT_FAIL("%s: ctrace stats on the recorded trace exits %d", mode, st);
 	ASSERT_TRUE(strstr(json, "\"threads\":[") != NULL);
+	long long got = events_in(json);
+	fprintf(stderr, "  %s: the recorded trace holds %lld events\n", mode, got);
+	ASSERT_GE(got, min_events);
+	if (warning) {
+		const char *w = strstr(json, "\"warnings\":[");
+		ASSERT_TRUE(w != NULL);
+		if (!strstr(w, warning))
+			CT_FAIL("%s: no warning says \"%s\": %s", mode, warning, w);
+		fprintf(stderr, "  %s: stats warns: ...%s...\n", mode, warning);
+	}
 	if (want_lost) {
 		const char *l = strstr(json, "\"lost\":");
 		ASSERT_TRUE(l != NULL);
@@ -76,13 +97,6 @@ static void recorded(const char *mode, const struct run *b, char *const env[], i
 	}
 	free(json);
 	free(r.out);
-}
-
-/* The "events" count of a stats JSON document. */
-static long long events_in(const char *json)
-{
-	const char *e = strstr(json, "\"events\":");
-	return e ? atoll(e + 9) : -1;
 }
 
 /* Preloaded with the endpoint; curl captures from its start until it exits (the response
@@ -154,7 +168,18 @@ static void hostile(const char *mode, long long min_events)
 	struct run b;
 	bare(mode, &b);
 	fprintf(stderr, "  bare: %s", b.out);
-	recorded(mode, &b, NULL, 0);
+	recorded(mode, &b, NULL, 0, min_events, NULL);
+	captured(mode, &b, min_events);
+	free(b.out);
+}
+
+/* The same, and the recorded trace warns about what it could not record. */
+static void hostile_warned(const char *mode, long long min_events, const char *warning)
+{
+	struct run b;
+	bare(mode, &b);
+	fprintf(stderr, "  bare: %s", b.out);
+	recorded(mode, &b, NULL, 0, min_events, warning);
 	captured(mode, &b, min_events);
 	free(b.out);
 }
@@ -169,12 +194,51 @@ static void longjmp_out(void) { hostile("longjmp", 400); }
 static void exitthread(void) { hostile("exitthread", 8); }
 static void dlopen_threads(void) { hostile("dlopen", 160); }
 
+/* Contention between two threads for 1.2 s makes hundreds of lock waits; 200 events is
+ * far below what any of these makes when the trace is whole, and far above what is left
+ * when the trace or the endpoint stops at the program's close or dup2 calls. */
+static void closeall(void) { hostile("closeall", 200); }
+static void dup2_low(void) { hostile("dup2", 200); }
+
+/* dup2 onto every descriptor it did not open, the trace output among them: the output
+ * moves and the trace stays whole. (Not with the endpoint: its connection's socket is
+ * the program's after that; see README, Limits.) */
+static void dup2_all(void)
+{
+	struct run b;
+	bare("dup2all", &b);
+	fprintf(stderr, "  bare: %s", b.out);
+	recorded("dup2all", &b, NULL, 0, 200, NULL);
+	free(b.out);
+}
+
+/* A hard limit of 8 or 4 set by the program: its descriptors are what they are without
+ * ctrace (the tracer's are above the limit); context switches of threads started after
+ * are missing (their perf events find no room) and stats says so. */
+static void nofile8(void) { hostile_warned("nofile8", 200, "context switches unavailable"); }
+static void nofile4(void) { hostile_warned("nofile4", 200, "context switches unavailable"); }
+/* A soft limit of 8 at the start of the image (the tracer's descriptors go above it). The
+ * mode execs itself, which ends an HTTP capture: recorded only. */
+static void nofilesoft(void)
+{
+	struct run b;
+	bare("nofilesoft", &b);
+	fprintf(stderr, "  bare: %s", b.out);
+	recorded("nofilesoft", &b, NULL, 0, 200, NULL);
+	free(b.out);
+}
+static void seccomp(void)
+{
+	hostile_warned("seccomp", 200, "context switches unavailable: perf_event_open: Operation "
+				       "not permitted");
+}
+
 static void flood(void)
 {
 	struct run b;
 	bare("flood", &b);
 	char *env[] = { "CTRACE_THREAD_BUFFER=16K", "CTRACE_BUFFER=256K", NULL };
-	recorded("flood", &b, env, 1);
+	recorded("flood", &b, env, 1, 0, NULL);
 	free(b.out);
 }
 
@@ -198,6 +262,13 @@ int main(int argc, char **argv)
 	RUN(exitthread);
 	RUN(dlopen_threads);
 	RUN(flood);
+	RUN(closeall);
+	RUN(dup2_low);
+	RUN(dup2_all);
+	RUN(nofile8);
+	RUN(nofile4);
+	RUN(nofilesoft);
+	RUN(seccomp);
 	tt_rmrf(tmp);
 	return 0;
 }

@@ -18,6 +18,18 @@
  *   dlopen     dlopen a library whose function makes threads, call it, dlclose; 20 times
  *   flood      8 threads make events as fast as they can for 1 s (run it with a small
  *              CTRACE_BUFFER: events are dropped and counted, the program is not slowed)
+ *   closeall   close every descriptor from 3 up (a close loop, closefrom, close_range),
+ *              then open a file and make two threads contend on a lock for 1.2 s
+ *   dup2       dup2 stdout onto 3, then /dev/null onto 4..63, write through 3; then the
+ *              same contention
+ *   dup2all    dup2 /dev/null onto every descriptor it did not open (as listed in
+ *              /proc/self/fd), then the same contention
+ *   nofile8, nofile4   set RLIMIT_NOFILE (soft and hard) to 8 or 4, start the contention
+ *              and open /dev/null until EMFILE
+ *   nofilesoft set the soft RLIMIT_NOFILE to 8 and exec itself in mode nofile-child,
+ *              which opens /dev/null until EMFILE and then contends
+ *   seccomp    a seccomp filter makes perf_event_open and timer_create fail with EPERM;
+ *              then the same contention
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -25,10 +37,17 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <dirent.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <spawn.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -452,9 +471,183 @@ static int mode_flood(void)
 	return 0;
 }
 
+/* ---- descriptors, limits, seccomp ---- */
+
+static pthread_mutex_t contended = PTHREAD_MUTEX_INITIALIZER;
+static int ran; /* what a contending thread returns when it ran */
+
+static void *contend(void *arg)
+{
+	double end = now_s() + 1.2; /* past a generation boundary (1 s) */
+	long n = 0;
+	while (now_s() < end) {
+		pthread_mutex_lock(&contended);
+		usleep(100);
+		pthread_mutex_unlock(&contended);
+		usleep(50); /* the other thread takes it; this one then waits for it */
+		n++;
+	}
+	return n > 10 ? arg : NULL;
+}
+
+/* Two threads contending on a lock for 1.2 s: 1 when both ran. */
+static int contention(void)
+{
+	pthread_t t[2];
+	void *r[2];
+	for (int i = 0; i < 2; i++)
+		if (pthread_create(&t[i], NULL, contend, &ran) != 0)
+			return 0;
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], &r[i]);
+	return r[0] && r[1];
+}
+
+/* A file of its own: its number and what it reads back. */
+static int own_file(int *fd_out)
+{
+	int fd = open("/tmp", O_TMPFILE | O_RDWR, 0600);
+	char back[16] = { 0 };
+	*fd_out = fd;
+	return fd >= 0 && write(fd, "program data", 12) == 12 && pread(fd, back, 12, 0) == 12 &&
+	       strcmp(back, "program data") == 0;
+}
+
+static int mode_closeall(void)
+{
+	int ok = 0;
+	for (int fd = 3; fd < 1024; fd++)
+		ok += close(fd) == 0;
+	closefrom(3);
+	int range = close_range(3, ~0u, 0);
+	int fd, data = own_file(&fd);
+	int both = contention();
+	printf("closeall: %d closes succeeded, close_range %d, first fd %d, data %s, threads %s\n",
+	       ok, range, fd, data ? "kept" : "lost", both ? "ran" : "failed");
+	return 0;
+}
+
+static int mode_dup2(void)
+{
+	int failed = 0;
+	if (dup2(1, 3) != 3)
+		failed++;
+	int null = open("/dev/null", O_WRONLY);
+	for (int fd = 4; fd < 64; fd++)
+		if (fd != null && dup2(null, fd) != fd)
+			failed++;
+	char line[] = "dup2: written through fd 3\n";
+	if (write(3, line, sizeof(line) - 1) != (ssize_t)(sizeof(line) - 1))
+		failed++;
+	for (int fd = 4; fd < 64; fd++)
+		if (close(fd) != 0)
+			failed++;
+	int fd, data = own_file(&fd);
+	int both = contention();
+	printf("dup2: %d failed, null was %d, then first fd %d, data %s, threads %s\n", failed,
+	       null, fd, data ? "kept" : "lost", both ? "ran" : "failed");
+	return 0;
+}
+
+static int mode_dup2all(void)
+{
+	int null = open("/dev/null", O_WRONLY);
+	int fds[256], n = 0, failed = 0;
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	while (d && (e = readdir(d)) != NULL && n < 256) {
+		int fd = atoi(e->d_name);
+		if (e->d_name[0] != '.' && fd > 2 && fd != null && fd != dirfd(d))
+			fds[n++] = fd;
+	}
+	if (d)
+		closedir(d);
+	/* Whatever is open that it did not open goes to /dev/null. Without ctrace that is
+	 * nothing (the test starts it with 0, 1 and 2 only). */
+	for (int i = 0; i < n; i++)
+		if (dup2(null, fds[i]) != fds[i])
+			failed++;
+	int fd, data = own_file(&fd);
+	int both = contention();
+	printf("dup2all: %d failed, first fd %d, data %s, threads %s\n", failed, fd,
+	       data ? "kept" : "lost", both ? "ran" : "failed");
+	return 0;
+}
+
+/* Opens /dev/null until the limit: how many it got. */
+static int fill(void)
+{
+	int n = 0;
+	while (open("/dev/null", O_RDONLY) >= 0)
+		n++;
+	return errno == EMFILE ? n : -1;
+}
+
+static int mode_nofile(rlim_t limit)
+{
+	struct rlimit rl = { limit, limit };
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return 1;
+	pthread_t t;
+	void *r;
+	if (pthread_create(&t, NULL, contend, &ran) != 0)
+		return 1;
+	int got = fill();
+	int both = contention();
+	pthread_join(t, &r);
+	printf("nofile%d: %d opens until EMFILE, threads %s\n", (int)limit, got,
+	       both && r ? "ran" : "failed");
+	return 0;
+}
+
+static int mode_nofilesoft(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_max < 8)
+		return 1;
+	rl.rlim_cur = 8;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return 1;
+	execl(self, self, "nofile-child", (char *)NULL);
+	return 127;
+}
+
+static int mode_nofile_child(void)
+{
+	int got = fill();
+	int both = contention();
+	printf("nofilesoft: %d opens until EMFILE under a soft limit of 8, threads %s\n", got,
+	       both ? "ran" : "failed");
+	return 0;
+}
+
+static int mode_seccomp(void)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_perf_event_open, 2, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_timer_create, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+	};
+	struct sock_fprog prog = { sizeof(f) / sizeof(f[0]), f };
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) != 0) {
+		printf("seccomp: cannot install the filter: %s\n", strerror(errno));
+		return 1;
+	}
+	timer_t id;
+	struct sigevent sev = { .sigev_notify = SIGEV_NONE };
+	int timer = timer_create(CLOCK_MONOTONIC, &sev, &id) == 0 ? 0 : errno;
+	int both = contention();
+	printf("seccomp: timer_create %s, threads %s\n", timer == EPERM ? "EPERM" : "allowed",
+	       both ? "ran" : "failed");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	if (argc != 2) {
+	if (argc < 2) {
 		fprintf(stderr, "usage: torture MODE\n");
 		return 2;
 	}
@@ -490,6 +683,22 @@ int main(int argc, char **argv)
 		return mode_dlopen();
 	if (strcmp(m, "flood") == 0)
 		return mode_flood();
+	if (strcmp(m, "closeall") == 0)
+		return mode_closeall();
+	if (strcmp(m, "dup2") == 0)
+		return mode_dup2();
+	if (strcmp(m, "dup2all") == 0)
+		return mode_dup2all();
+	if (strcmp(m, "nofile8") == 0)
+		return mode_nofile(8);
+	if (strcmp(m, "nofile4") == 0)
+		return mode_nofile(4);
+	if (strcmp(m, "nofilesoft") == 0)
+		return mode_nofilesoft();
+	if (strcmp(m, "nofile-child") == 0)
+		return mode_nofile_child();
+	if (strcmp(m, "seccomp") == 0)
+		return mode_seccomp();
 	fprintf(stderr, "torture: unknown mode %s\n", m);
 	return 2;
 }
