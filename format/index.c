@@ -518,11 +518,26 @@ static int from_grid(struct ctrace_index *ix, struct run *r)
 	return 0;
 }
 
+/*
+ * The model keeps every time within +-(2^62 - 1) ns: a query beyond that bound asks for
+ * nothing more, and bounded, every difference of two times fits in int64.
+ */
+#define TIME_BOUND ((int64_t)((1ull << 62) - 1))
+
+static int64_t bounded(int64_t t)
+{
+	return t > TIME_BOUND ? TIME_BOUND : t < -TIME_BOUND ? -TIME_BOUND : t;
+}
+
 CTRACE_API int ctrace_index_timeline(ctrace_index *ix, int64_t start, int64_t end,
 				     uint32_t width, const struct ctrace_timeline_callbacks *cb)
 {
 	if (end <= start || width == 0 || width > 100000)
 		return CTRACE_EINVAL;
+	start = bounded(start);
+	end = bounded(end);
+	if (end <= start)
+		return 0; /* wholly beyond the bound: no time of the trace is there */
 	struct run r = { .ix = ix, .start = start, .end = end, .cb = cb };
 	r.px = (double)(end - start) / width;
 	size_t from, to;
@@ -545,6 +560,7 @@ CTRACE_API int ctrace_index_interval(ctrace_index *ix, uint32_t pid, uint32_t ti
 				     struct ctrace_interval *out, const char **call)
 {
 	static const struct ctrace_timeline_callbacks none = { 0 };
+	at = bounded(at);
 	struct run r = { .ix = ix, .start = at, .end = at + 1, .cb = &none };
 	if (!tid)
 		return CTRACE_EINVAL;
