@@ -166,8 +166,10 @@ void ctr_sched_thread_init(struct ctr_slot *s)
 	int rc = ring_open(&r, 0, -1, PERF_THREAD_PAGES);
 	if (rc == -1)
 		snprintf(ctr_perf_status, sizeof(ctr_perf_status),
-			 "unavailable: perf_event_open: %s (kernel.perf_event_paranoid or seccomp)",
-			 strerror(errno));
+			 "unavailable: perf_event_open: %s%s", strerror(errno),
+			 errno == EMFILE || errno == ENFILE
+				 ? " (no descriptor free)"
+				 : " (kernel.perf_event_paranoid or seccomp)");
 	/* -2: over the locked-memory limit for perf buffers, this thread goes without. */
 	if (rc < 0) {
 		errno = saved;
