@@ -211,14 +211,16 @@ static void dup2_low(void) { hostile("dup2", 200); }
 /* dup2 onto every descriptor it did not open, the trace output among them: the output
  * moves and the trace stays whole. (Not with the endpoint: its connection's socket is
  * the program's after that; see README, Limits.) */
-static void dup2_all(void)
+static void recorded_only(const char *mode)
 {
 	struct run b;
-	bare("dup2all", &b);
+	bare(mode, &b);
 	fprintf(stderr, "  bare: %s", b.out);
-	recorded("dup2all", &b, NULL, 0, 200, NULL);
+	recorded(mode, &b, NULL, 0, 200, NULL);
 	free(b.out);
 }
+
+static void dup2_all(void) { recorded_only("dup2all"); }
 
 /* A hard limit of 8 or 4 set by the program: its descriptors are what they are without
  * ctrace (the tracer's are above the limit), and context switches are still recorded: the
@@ -227,14 +229,7 @@ static void nofile8(void) { hostile_warned("nofile8", 200, "!context switches un
 static void nofile4(void) { hostile_warned("nofile4", 200, "!context switches unavailable"); }
 /* A soft limit of 8 at the start of the image (the tracer's descriptors go above it). The
  * mode execs itself, which ends an HTTP capture: recorded only. */
-static void nofilesoft(void)
-{
-	struct run b;
-	bare("nofilesoft", &b);
-	fprintf(stderr, "  bare: %s", b.out);
-	recorded("nofilesoft", &b, NULL, 0, 200, NULL);
-	free(b.out);
-}
+static void nofilesoft(void) { recorded_only("nofilesoft"); }
 /* A seccomp filter that refuses perf_event_open (and timer_create), installed by the
  * program after the tracer started: the capture's per-CPU rings were opened before it and
  * go on; the per-thread rings a thread opens after it are refused, and stats says why. */
