@@ -334,7 +334,8 @@ void ctr_sched_cpu_collect(uint64_t *lost)
 		if (cpu_rings[i].base)
 			ring_read(&cpu_rings[i], cpu_record, &self, lost);
 	/* Each CPU's records are in time order, a thread's across CPUs are not. */
-	qsort(sw, sw_len, sizeof(*sw), by_thread_time);
+	if (sw_len > 1)
+		qsort(sw, sw_len, sizeof(*sw), by_thread_time);
 }
 
 const struct ctr_switch *ctr_sched_cpu_find(uint32_t tid, size_t *n)

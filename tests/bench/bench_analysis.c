@@ -20,6 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "benchlib.h"
+
 #define REPS 5
 
 static double now_s(void)
@@ -27,12 +29,6 @@ static double now_s(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
 }
 
 static double tv_s(struct timeval tv)
@@ -115,8 +111,8 @@ int main(int argc, char **argv)
 	printf("%-34s %8s %14s %10s %16s %8s %14s\n", "", "wall", "events/s", "peak RSS",
 	       "spread (min-max)", "CPU", "events/CPU-s");
 	for (int k = 0; k < 2; k++) {
-		qsort(t[k], REPS, sizeof(double), cmp_d);
-		qsort(c[k], REPS, sizeof(double), cmp_d);
+		qsort(t[k], REPS, sizeof(double), bench_cmp_d);
+		qsort(c[k], REPS, sizeof(double), bench_cmp_d);
 		double med = t[k][REPS / 2], cmed = c[k][REPS / 2];
 		char label[64];
 		if (k == 0)

@@ -17,17 +17,12 @@
 
 #include <ctrace/ctrace.h>
 
+#include "benchlib.h"
+
 #define REPS 7
 
 static int port;
 static volatile unsigned long sink;
-
-static uint64_t cpu_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static __attribute__((noinline)) void work(unsigned long n)
 {
@@ -37,15 +32,9 @@ static __attribute__((noinline)) void work(unsigned long n)
 
 static double timed(unsigned long n)
 {
-	uint64_t t0 = cpu_ns();
+	uint64_t t0 = bench_ns(CLOCK_THREAD_CPUTIME_ID);
 	work(n);
-	return (double)(cpu_ns() - t0) / 1e6;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
+	return (double)(bench_ns(CLOCK_THREAD_CPUTIME_ID) - t0) / 1e6;
 }
 
 static size_t profile_bytes;
@@ -106,8 +95,8 @@ int main(void)
 			return 1;
 		}
 	}
-	qsort(off, REPS, sizeof(double), cmp_d);
-	qsort(on, REPS, sizeof(double), cmp_d);
+	qsort(off, REPS, sizeof(double), bench_cmp_d);
+	qsort(on, REPS, sizeof(double), bench_cmp_d);
 	double m_off = off[REPS / 2], m_on = on[REPS / 2];
 	printf("CPU profile at 100 Hz, CPU-bound thread, median of %d interleaved rounds\n", REPS);
 	printf("%-40s %10s %10s %10s\n", "round", "off (ms)", "on (ms)", "overhead");

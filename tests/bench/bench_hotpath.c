@@ -18,26 +18,9 @@
 #include <ctrace/ctrace.h>
 #include <ctrace/trace.h>
 
+#include "benchlib.h"
+
 #define REPS 7
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp_d);
-	return v[n / 2];
-}
 
 static pthread_mutex_t mtx = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
@@ -119,9 +102,9 @@ static void op_region(long n)
 
 static double time_op(op_fn fn, long n)
 {
-	uint64_t t0 = now_ns();
+	uint64_t t0 = bench_ns(CLOCK_MONOTONIC);
 	fn(n);
-	return (double)(now_ns() - t0) / (double)n;
+	return (double)(bench_ns(CLOCK_MONOTONIC) - t0) / (double)n;
 }
 
 struct row {
@@ -209,12 +192,12 @@ int main(void)
 	       "on-bare");
 	for (size_t i = 0; i < nrows; i++) {
 		struct row *r = &rows[i];
-		double b = median(r->v_bare, REPS), off = median(r->v_off, REPS),
-		       on = median(r->v_on, REPS);
+		double b = bench_median(r->v_bare, REPS), off = bench_median(r->v_off, REPS),
+		       on = bench_median(r->v_on, REPS);
 		printf("%-40s %8.2f %8.2f %8.2f %10.2f %10.2f\n", r->name, b, off, on, off - b,
 		       on - b);
 	}
-	double ron = median(region_on, REPS), roff = median(region_off, REPS);
+	double ron = bench_median(region_on, REPS), roff = bench_median(region_off, REPS);
 	printf("%-40s %8s %8.2f %8.2f %10s %10.2f\n", "region_begin (1 event with a name)", "-",
 	       roff, ron, "-", ron - roff);
 	close(fd);

@@ -24,21 +24,10 @@
 
 #include <ctrace/ctrace.h>
 
+#include "benchlib.h"
+
 #define REPS 7
 #define N 200000
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
 
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 
@@ -55,17 +44,17 @@ static int child(void)
 	}
 	double d[REPS];
 	for (int r = 0; r < REPS; r++) {
-		uint64_t t0 = now_ns();
+		uint64_t t0 = bench_ns(CLOCK_MONOTONIC);
 		for (int i = 0; i < N; i++)
 			bare(&cv);
-		uint64_t t1 = now_ns();
+		uint64_t t1 = bench_ns(CLOCK_MONOTONIC);
 		for (int i = 0; i < N; i++)
 			pthread_cond_signal(&cv);
-		uint64_t t2 = now_ns();
+		uint64_t t2 = bench_ns(CLOCK_MONOTONIC);
 		d[r] = ((double)(t2 - t1) - (double)(t1 - t0)) / N;
 		usleep(20000); /* let the writer or LTTng's consumer drain */
 	}
-	qsort(d, REPS, sizeof(d[0]), cmp_d);
+	qsort(d, REPS, sizeof(d[0]), bench_cmp_d);
 	printf("%.2f\n", d[REPS / 2]);
 	return 0;
 }

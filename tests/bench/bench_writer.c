@@ -18,15 +18,10 @@
 #include <ctrace/ctrace.h>
 #include <ctrace/trace.h>
 
+#include "benchlib.h"
+
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static double seconds = 2;
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 struct producer {
 	pthread_t t;
@@ -38,9 +33,9 @@ struct producer {
 static void *produce(void *arg)
 {
 	struct producer *p = arg;
-	uint64_t start = now_ns(), end = start + (uint64_t)(seconds * 1e9);
+	uint64_t start = bench_ns(CLOCK_MONOTONIC), end = start + (uint64_t)(seconds * 1e9);
 	for (;;) {
-		uint64_t now = now_ns();
+		uint64_t now = bench_ns(CLOCK_MONOTONIC);
 		if (now >= end)
 			break;
 		uint64_t due = (uint64_t)((double)(now - start) * 1e-9 * p->rate);
@@ -62,7 +57,7 @@ static void run(double rate, int threads)
 		exit(1);
 	}
 	struct producer p[8];
-	uint64_t t0 = now_ns();
+	uint64_t t0 = bench_ns(CLOCK_MONOTONIC);
 	for (int i = 0; i < threads; i++) {
 		memset(&p[i], 0, sizeof(p[i]));
 		p[i].rate = rate / threads;
@@ -73,7 +68,7 @@ static void run(double rate, int threads)
 		pthread_join(p[i].t, NULL);
 		sent += p[i].sent;
 	}
-	double wall = (double)(now_ns() - t0) * 1e-9;
+	double wall = (double)(bench_ns(CLOCK_MONOTONIC) - t0) * 1e-9;
 	ctrace_stop();
 	close(fd);
 
