@@ -19,18 +19,17 @@ struct start_args {
 };
 
 /*
- * The tracer's own allocations, never recorded as the program's. The compiler barriers
- * keep the busy mark in memory around the call: GCC takes malloc and free as reading no
- * memory of ours and otherwise drops the increment and decrement around them as dead
- * stores (it did: each thread's start_args was recorded, and its free in the new thread,
- * before thread_start, made the model see the thread before it started).
+ * The tracer's own allocations, never recorded as the program's. The busy mark stays in
+ * memory around the call because libctrace is built with -fno-builtin-malloc and its
+ * kin (tracer/meson.build): as builtins, GCC took malloc and free to read no memory of
+ * ours and dropped the increment and decrement as dead stores (each thread's start_args
+ * was recorded, and its free in the new thread, before thread_start, made the model see
+ * the thread before it started). Every busy mark around an allocation relies on that.
  */
 static void *own_malloc(size_t size)
 {
 	ctr_tls.busy++;
-	atomic_signal_fence(memory_order_seq_cst);
 	void *p = malloc(size);
-	atomic_signal_fence(memory_order_seq_cst);
 	ctr_tls.busy--;
 	return p;
 }
@@ -38,9 +37,7 @@ static void *own_malloc(size_t size)
 static void own_free(void *p)
 {
 	ctr_tls.busy++;
-	atomic_signal_fence(memory_order_seq_cst);
 	free(p);
-	atomic_signal_fence(memory_order_seq_cst);
 	ctr_tls.busy--;
 }
 

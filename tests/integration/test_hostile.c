@@ -171,17 +171,8 @@ static void captured(const char *mode, const struct run *b, long long min_events
 	free(code);
 }
 
-static void hostile(const char *mode, long long min_events)
-{
-	struct run b;
-	bare(mode, &b);
-	fprintf(stderr, "  bare: %s", b.out);
-	recorded(mode, &b, NULL, 0, min_events, NULL);
-	captured(mode, &b, min_events);
-	free(b.out);
-}
-
-/* The same, and the recorded trace warns about what it could not record. */
+/* Bare, recorded and captured; the recorded trace warns (or not) as @warning says (see
+ * recorded()). */
 static void hostile_warned(const char *mode, long long min_events, const char *warning)
 {
 	struct run b;
@@ -190,6 +181,11 @@ static void hostile_warned(const char *mode, long long min_events, const char *w
 	recorded(mode, &b, NULL, 0, min_events, warning);
 	captured(mode, &b, min_events);
 	free(b.out);
+}
+
+static void hostile(const char *mode, long long min_events)
+{
+	hostile_warned(mode, min_events, NULL);
 }
 
 /* The minimum events: what the mode makes for certain (2 per thread start and end...). */
