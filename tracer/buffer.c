@@ -37,8 +37,9 @@ static void slot_bind(struct ctr_slot *s)
 	s->tid = (uint32_t)ctr_gettid();
 	s->self = pthread_self();
 	s->last = 0;
-	s->lost = 0;
+	atomic_store_explicit(&s->lost, 0, memory_order_relaxed);
 	s->ended = 0;
+	s->end_how = 0;
 	s->limit = 0; /* the first event takes the slow path and computes it */
 	atomic_store_explicit(&s->alloc_count, 0, memory_order_relaxed);
 	atomic_store_explicit(&s->alloc_bytes, 0, memory_order_relaxed);
@@ -151,7 +152,8 @@ uint8_t *ctr_reserve_slow(struct ctr_slot *s, size_t need)
 	uint64_t size = s->mask + 1;
 	uint64_t tail = atomic_load_explicit(&s->tail, memory_order_acquire);
 	/* Room for the lost marker too, so the count is never lost itself. */
-	size_t want = need + (s->lost ? 1 + 2 * CTR_VARINT_MAX : 0);
+	uint64_t lost = atomic_load_explicit(&s->lost, memory_order_relaxed);
+	size_t want = need + (lost ? 1 + 2 * CTR_VARINT_MAX : 0);
 	uint64_t off = s->head & s->mask;
 
 	if (want > size / 4)
@@ -166,12 +168,11 @@ uint8_t *ctr_reserve_slow(struct ctr_slot *s, size_t need)
 	}
 	if (s->head + want - tail > size)
 		goto drop;
-	if (s->lost) {
+	if (lost && (lost = atomic_exchange_explicit(&s->lost, 0, memory_order_relaxed))) {
 		uint8_t *p = s->data + off;
 		uint8_t *q = ctr_put_head(s, p, CTRACE_EV_LOST);
-		q = ctr_put_varint(q, s->lost);
+		q = ctr_put_varint(q, lost);
 		ctr_commit(s, p, q);
-		s->lost = 0;
 		off = s->head & s->mask;
 	}
 	/* Come back here at half full, to wake the writer before the ring fills: between its
@@ -186,7 +187,7 @@ uint8_t *ctr_reserve_slow(struct ctr_slot *s, size_t need)
 	s->limit = lim < end_of_ring ? lim : end_of_ring;
 	return s->data + off;
 drop:
-	s->lost++;
+	atomic_fetch_add_explicit(&s->lost, 1, memory_order_relaxed);
 	s->limit = 0;
 	ctr_kick_writer();
 	return NULL;
@@ -227,6 +228,7 @@ void ctr_thread_end(uint64_t how)
 		if (have)
 			ctr_event(CTRACE_EV_SCHEDSTAT, 3, st);
 		uint64_t args[1] = { how };
+		s->end_how = (uint32_t)how + 1;
 		ctr_event(CTRACE_EV_THREAD_END, 1, args);
 	}
 	s->ended = 1;
@@ -263,7 +265,7 @@ void ctr_slot_reset_after_fork(void)
 		s->head = 0;
 		s->limit = 0;
 		s->last = 0;
-		s->lost = 0;
+		atomic_store(&s->lost, 0);
 		s->w_ticks = 0;
 		s->w_gen = 0;
 		atomic_store(&s->pub_head, 0);

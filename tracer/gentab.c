@@ -62,6 +62,7 @@ void ctr_gentab_note_stack(uint64_t id)
 		return;
 	}
 	T.stack_list[T.nstack_list++] = id;
+	ctr_symwarm_add(id);
 }
 
 static uint32_t string_id(struct ctr_bytes *strings, const char *s, uint32_t *next)

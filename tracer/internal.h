@@ -42,9 +42,13 @@ struct ctr_slot {
 	uint64_t head;  /* next write position (bytes since the ring began) */
 	uint64_t limit; /* the fast path may write while head + CTR_EV_MAX <= limit */
 	uint64_t last;  /* ticks of the last event written */
-	uint64_t lost;  /* events dropped since the last one written */
+	/* Events dropped since the last one written. The owner adds to it and takes it when
+	 * it writes the lost record; the writer takes what a thread could not say before it
+	 * ended or the capture did (an atomic exchange on both sides: counted once). */
+	_Atomic uint64_t lost;
 	uint32_t tid;
 	int ended;      /* thread_end already written */
+	uint32_t end_how; /* thread_end's reason + 1 when it was recorded while tracing */
 	pthread_t self;
 	/* allocation counters (alloc.c), read by the writer with relaxed loads */
 	_Atomic uint64_t alloc_count, alloc_bytes, free_count;
@@ -278,6 +282,14 @@ void ctr_sched_cpu_collect(uint64_t *lost);
 /* Thread @tid's switches of the last collect: @n of them. */
 const struct ctr_switch *ctr_sched_cpu_find(uint32_t tid, size_t *n);
 extern char ctr_perf_status[160];
+
+/* symwarm.c: the frames of stacks new to the writer, symbolized on a thread of their own
+ * so that loading a library's debug information does not stop the writer's draining. */
+/* Writer thread: hand over stack @id unless it was before. @return 1 when queued. */
+int ctr_symwarm_add(uint64_t id);
+int ctr_symwarm_pending(void);   /* 1 while a handed-over stack is not symbolized yet */
+void ctr_symwarm_wait(uint64_t ns); /* until none is pending, or @ns passed */
+void ctr_symwarm_fork_child(void);
 
 /* gentab.c: the stack tables of the open generation (writer thread only) */
 void ctr_gentab_reset(void);

@@ -39,6 +39,7 @@ void ctr_fork_child(void)
 	ctr_slot_reset_after_fork();
 	ctr_sched_cpu_forget();
 	ctr_symbolize_reset(); /* the parent's writer may have been in the middle of it */
+	ctr_symwarm_fork_child();
 	ctr_g.pid = getpid();
 	/* The parent's sinks: its file (closed here if the tracer opened it), its HTTP
 	 * client and flight recorder belong to the parent. */

@@ -338,6 +338,29 @@ static void slot_alloc_stats(struct ctr_slot *s, uint64_t ticks)
 }
 
 /*
+ * Events the slot's thread could not record and has not said so, because it ended, or the
+ * capture ends, before its ring had room for the lost record again: a lost record at
+ * @ticks, and the thread's end when @ended and that was among them (it is the last event
+ * a thread tries).
+ */
+static void slot_lost_tail(struct ctr_slot *s, uint64_t ticks, int ended)
+{
+	uint64_t n = atomic_exchange_explicit(&s->lost, 0, memory_order_relaxed);
+	if (!n)
+		return;
+	struct synth b;
+	if (ticks < s->w_ticks)
+		ticks = s->w_ticks;
+	synth_begin(&b, s->tid, ticks);
+	synth_add(&b, CTRACE_EV_LOST, ticks, &n, 1, NULL, 0);
+	if (ended && s->end_how) {
+		uint64_t how = s->end_how - 1;
+		synth_add(&b, CTRACE_EV_THREAD_END, ticks, &how, 1, NULL, 0);
+	}
+	synth_flush(&b);
+}
+
+/*
  * Copy the ring event at @p (@len bytes, @delta after the ring's previous event, at
  * @ticks) to @dst after an event at @last, rewriting its delta when switches went in
  * between. @return the bytes written.
@@ -450,8 +473,10 @@ done:
 	}
 	if (atomic_load_explicit(&s->state, memory_order_acquire) == CTR_SLOT_DEAD &&
 	    atomic_load_explicit(&s->pub_head, memory_order_acquire) == tail) {
-		if (keep)
+		if (keep) {
 			slot_alloc_stats(s, s->w_ticks ? s->w_ticks : ctr_ticks());
+			slot_lost_tail(s, ctr_ticks(), 1);
+		}
 		ctr_sched_thread_fini(s);
 		s->w_ticks = 0;
 		s->w_alloc_count = s->w_alloc_bytes = s->w_free_count = 0;
@@ -470,14 +495,18 @@ static void drain_all(int keep)
 		drain_slot(s, keep);
 }
 
-/* Per thread, the allocation counters when they changed since the last time. */
-static void alloc_stats(uint64_t ticks)
+/* Per thread, the allocation counters when they changed since the last time; at the
+ * capture's end (@last) also the events it lost and could not say so yet. */
+static void alloc_stats(uint64_t ticks, int last)
 {
 	for (struct ctr_slot *s = atomic_load_explicit(&ctr_g.slots, memory_order_acquire); s;
 	     s = s->next) {
 		int st = atomic_load_explicit(&s->state, memory_order_acquire);
-		if (st == CTR_SLOT_LIVE || st == CTR_SLOT_DEAD)
+		if (st == CTR_SLOT_LIVE || st == CTR_SLOT_DEAD) {
 			slot_alloc_stats(s, ticks);
+			if (last)
+				slot_lost_tail(s, ticks, 0);
+		}
 	}
 }
 
@@ -504,6 +533,22 @@ static void schedstat_all(uint64_t ticks)
 	free(names);
 }
 
+/*
+ * Before a generation's tables are written: while the symbolizer thread still works on
+ * stacks this generation named, keep draining (the events go into this generation, and
+ * the new stacks they name go to the symbolizer too). Bounded by the generation's size
+ * limit and its period; past them the writer symbolizes what is left itself.
+ */
+static void await_symbols(void)
+{
+	uint64_t start = ctr_mono_ns();
+	while (ctr_symwarm_pending() && ctr_genenc_size(&W.enc) < ctr_g.cfg.gen_max_bytes &&
+	       ctr_mono_ns() - start < ctr_g.cfg.gen_period_ns) {
+		ctr_symwarm_wait(ctr_g.cfg.drain_ns / 4);
+		drain_all(1);
+	}
+}
+
 /* Close the open generation and write it. */
 static void gen_finish(int last)
 {
@@ -512,8 +557,9 @@ static void gen_finish(int last)
 	const uint8_t *hdr, *frame;
 	size_t frame_len;
 
+	await_symbols();
 	ctr_clock_sync(&end);
-	alloc_stats(end.ticks);
+	alloc_stats(end.ticks, last);
 	if (last)
 		schedstat_all(end.ticks);
 	ctr_gentab_emit(&W.enc);
@@ -707,6 +753,7 @@ static void *writer_main(void *arg)
 		uint64_t now = ctr_mono_ns();
 		int stop = req & REQ_STOP;
 		if (req & REQ_REMOVE) {
+			await_symbols(); /* the kernel's totals come after the last events */
 			schedstat_all(ctr_ticks());
 			remove_sink(W.pending);
 			gen_start = now;

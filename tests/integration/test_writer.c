@@ -1,0 +1,176 @@
+/*
+ * The writer thread keeps draining every ring while the stacks of a generation are being
+ * symbolized, however long that takes: the first frame in a library loads its debug
+ * information (libc's from libc6-dbg took 40 ms on the development machine, a large
+ * program's takes seconds). Here a preloaded shim makes the symbolizer's first source-line
+ * lookup take 600 ms while a thread records 200,000 events a second into a 256 KiB ring,
+ * which holds about a tenth of a second of them. And a thread that ends while its ring is
+ * full still has its losses counted.
+ * Arguments: the workloads build directory, libctrace.so.
+ */
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ctest.h"
+#include "tracetest.h"
+
+static const char *wl_dir, *lib;
+static char *tmp;
+
+struct counts {
+	uint64_t wakes, lost, ends;
+	int main_frame; /* the main thread's wait in pthread_join has a stack naming main() */
+};
+
+static void read_trace(const char *path, struct counts *c)
+{
+	ctrace_reader *r;
+	ctrace_gen *g;
+	const struct ctrace_event *ev;
+	int n;
+
+	memset(c, 0, sizeof(*c));
+	ASSERT_EQ(ctrace_reader_open(path, &r), 0);
+	while ((n = ctrace_reader_next(r, &g)) == 1) {
+		while ((n = ctrace_gen_next_event(g, &ev)) == 1) {
+			if (ev->type == CTRACE_EV_WAKE)
+				c->wakes++;
+			else if (ev->type == CTRACE_EV_LOST)
+				c->lost += ev->args[0];
+			else if (ev->type == CTRACE_EV_THREAD_END)
+				c->ends++;
+			else if (ev->type == CTRACE_EV_BLOCK_BEGIN && ev->args[3]) {
+				const uint32_t *frames;
+				int depth = ctrace_gen_stack(g, ev->args[3], &frames);
+				for (int i = 0; i < depth; i++) {
+					const struct ctrace_frame *f = ctrace_gen_frame(g, frames[i]);
+					if (f && f->function && strcmp(f->function, "main") == 0)
+						c->main_frame = 1;
+				}
+			}
+		}
+		ASSERT_EQ(n, 0);
+	}
+	ASSERT_EQ(n, 0);
+	ctrace_reader_free(r);
+}
+
+static void slow_symbolizer_loses_nothing(void)
+{
+	char prog[4096], shim[4096], preload[8300], out_env[4300], path[4200];
+	snprintf(prog, sizeof(prog), "%s/steady", wl_dir);
+	snprintf(shim, sizeof(shim), "%s/libslow_symbols.so", wl_dir);
+	snprintf(preload, sizeof(preload), "LD_PRELOAD=%s:%s", shim, lib);
+	snprintf(path, sizeof(path), "%s/steady.trace", tmp);
+	snprintf(out_env, sizeof(out_env), "CTRACE_OUT=%s", path);
+	char *argv[] = { prog, "200000", "1.5", NULL };
+	char *env[] = { preload, out_env, "CTRACE_THREAD_BUFFER=256K", "SLOW_SYMBOLS_MS=600",
+			NULL };
+	char *out = NULL;
+	int st = tt_run(argv, env, &out);
+	ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	long sent = -1;
+	ASSERT_EQ(sscanf(out, "sent %ld", &sent), 1);
+	free(out);
+
+	struct counts c;
+	read_trace(path, &c);
+	fprintf(stderr, "sent %ld, recorded %" PRIu64 ", lost %" PRIu64 "\n", sent, c.wakes,
+		c.lost);
+	ASSERT_UEQ(c.lost, 0);
+	ASSERT_UEQ(c.wakes, (uint64_t)sent);
+	/* The slow lookup still symbolized the stacks. */
+	ASSERT_TRUE(c.main_frame);
+}
+
+/* Copies the FIFO to a file, starting only after a while: until then the tracer's writer
+ * blocks on the full pipe and drains nothing. */
+struct fifo_copy {
+	int rfd;
+	char path[4200];
+	double delay_s;
+};
+
+static void *copy_fifo(void *arg)
+{
+	struct fifo_copy *c = arg;
+	struct timespec ts = { (time_t)c->delay_s, (long)((c->delay_s - (time_t)c->delay_s) * 1e9) };
+	nanosleep(&ts, NULL);
+	fcntl(c->rfd, F_SETFL, fcntl(c->rfd, F_GETFL) & ~O_NONBLOCK);
+	FILE *f = fopen(c->path, "w");
+	if (!f)
+		return NULL;
+	char buf[65536];
+	ssize_t n;
+	while ((n = read(c->rfd, buf, sizeof(buf))) > 0)
+		fwrite(buf, 1, (size_t)n, f);
+	fclose(f);
+	return NULL;
+}
+
+static void losses_at_thread_end_are_counted(void)
+{
+	char prog[4096], fifo[4200], out_env[4300];
+	struct fifo_copy c;
+	snprintf(prog, sizeof(prog), "%s/steady", wl_dir);
+	snprintf(fifo, sizeof(fifo), "%s/trace.fifo", tmp);
+	snprintf(c.path, sizeof(c.path), "%s/burst.trace", tmp);
+	ASSERT_EQ(mkfifo(fifo, 0600), 0);
+	/* Opened first, so that the tracer's open for writing does not wait for a reader. */
+	c.rfd = open(fifo, O_RDONLY | O_NONBLOCK);
+	ASSERT_TRUE(c.rfd >= 0);
+	c.delay_s = 0.8;
+	pthread_t reader;
+	ASSERT_EQ(pthread_create(&reader, NULL, copy_fifo, &c), 0);
+
+	/* As fast as it can for 0.3 s into a 16 KiB ring, with a generation every 10 ms: the
+	 * pipe (64 KiB) is full long before the thread ends, and so is its ring then. */
+	snprintf(out_env, sizeof(out_env), "CTRACE_OUT=%s", fifo);
+	char *argv[] = { prog, "1e9", "0.3", NULL };
+	char preload[4200];
+	snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", lib);
+	char *env[] = { preload, out_env, "CTRACE_THREAD_BUFFER=16K", "CTRACE_GEN_PERIOD=10ms",
+			NULL };
+	char *out = NULL;
+	int st = tt_run(argv, env, &out);
+	pthread_join(reader, NULL);
+	close(c.rfd);
+	ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	long sent = -1;
+	ASSERT_EQ(sscanf(out, "sent %ld", &sent), 1);
+	free(out);
+
+	struct counts k;
+	read_trace(c.path, &k);
+	fprintf(stderr, "sent %ld, recorded %" PRIu64 ", lost %" PRIu64 ", thread ends %" PRIu64
+		"\n", sent, k.wakes, k.lost, k.ends);
+	ASSERT_GT(k.lost, 0);
+	/* Every call is either recorded or counted lost; the lost count may also hold the
+	 * thread's last two events (its kernel totals and its end). */
+	ASSERT_GE(k.wakes + k.lost, (uint64_t)sent);
+	ASSERT_LE(k.wakes + k.lost, (uint64_t)sent + 2);
+	/* Both threads end in the trace: the writer says so for the one that could not. */
+	ASSERT_EQ(k.ends, 2);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 3) {
+		fprintf(stderr, "usage: test_writer WORKLOADS_DIR LIBCTRACE\n");
+		return 2;
+	}
+	wl_dir = argv[1];
+	lib = argv[2];
+	tmp = tt_tmpdir();
+	RUN(slow_symbolizer_loses_nothing);
+	RUN(losses_at_thread_end_are_counted);
+	tt_rmrf(tmp);
+	return 0;
+}

@@ -1,0 +1,156 @@
+/*
+ * Symbolizing ahead of the writer, on a thread of its own.
+ *
+ * The first frame the symbolizer meets in a library loads that library's debug information,
+ * which can take long: libc's from Debian's libc6-dbg (4 MiB of compressed DWARF) takes
+ * 40 ms on the development machine, a large C++ program's far more. When the writer did
+ * that itself while closing a generation it drained no ring meanwhile, and a thread writing
+ * 5 M events/s lost some 200,000 events at the start of every process's first capture. Now
+ * the writer hands each stack it has not seen before to this thread, which symbolizes the
+ * stack's frames into the symbolizer's cache, and keeps draining while it waits for that
+ * before it writes a generation's tables (writer.c, await_symbols).
+ *
+ * The queue is the writer's and this thread's only: a mutex and two futex words.
+ */
+#include <linux/futex.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../format/u64map.h"
+#include "internal.h"
+
+static struct {
+	pthread_mutex_t lock;
+	uint64_t *queue; /* stack ids not yet symbolized, under lock */
+	size_t len, cap;
+	_Atomic uint32_t work; /* futex: bumped when the queue grows */
+	_Atomic uint32_t done; /* futex: bumped when the queue is empty again */
+	_Atomic uint64_t pending; /* queued or being symbolized */
+	int started;              /* the thread exists (writer thread only) */
+	int failed;               /* it could not be started: the writer symbolizes itself */
+	struct ctr_u64map seen;   /* every stack id handed over (writer thread only) */
+} S = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static void futex_wait(_Atomic uint32_t *word, uint32_t val, const struct timespec *ts)
+{
+	syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, val, ts, NULL, 0);
+}
+
+static void futex_wake(_Atomic uint32_t *word)
+{
+	syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
+
+static void symbolize_stack(uint64_t id)
+{
+	const uintptr_t *pcs;
+	unsigned depth = ctr_stack_lookup(id, &pcs);
+	for (unsigned i = 0; i < depth; i++) {
+		struct ctr_sym sym;
+		ctr_symbolize(pcs[i], &sym);
+	}
+}
+
+static void *warm_main(void *arg)
+{
+	(void)arg;
+	/* Never traced, whichever pthread_create started it (the ThreadSanitizer build's
+	 * starts the function itself). */
+	ctr_tls.state = 2;
+	ctr_tls.busy = 1;
+	for (;;) {
+		uint32_t seen = atomic_load(&S.work);
+		pthread_mutex_lock(&S.lock);
+		uint64_t id = 0;
+		if (S.len)
+			id = S.queue[--S.len];
+		pthread_mutex_unlock(&S.lock);
+		if (!id) {
+			futex_wait(&S.work, seen, NULL);
+			continue;
+		}
+		symbolize_stack(id);
+		if (atomic_fetch_sub(&S.pending, 1) == 1) {
+			atomic_fetch_add(&S.done, 1);
+			futex_wake(&S.done);
+		}
+	}
+	return NULL;
+}
+
+static int start(void)
+{
+	pthread_t t;
+	pthread_attr_t attr;
+	if (pthread_attr_init(&attr) != 0)
+		return -1;
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	/* The writer runs with every signal blocked, and so does a thread it creates. Through
+	 * the interposer, which takes a thread the tracer creates as its own (thread.c). */
+	int rc = pthread_create(&t, &attr, warm_main, NULL);
+	pthread_attr_destroy(&attr);
+	return rc == 0 ? 0 : -1;
+}
+
+int ctr_symwarm_add(uint64_t id)
+{
+	uint64_t v;
+	if (S.failed || ctr_u64map_get(&S.seen, id, &v))
+		return 0;
+	if (!S.started) {
+		if (start() < 0) {
+			S.failed = 1;
+			return 0;
+		}
+		S.started = 1;
+	}
+	pthread_mutex_lock(&S.lock);
+	if (S.len == S.cap) {
+		size_t cap = S.cap ? 2 * S.cap : 256;
+		uint64_t *q = realloc(S.queue, cap * sizeof(*q));
+		if (!q) {
+			pthread_mutex_unlock(&S.lock);
+			return 0; /* the writer symbolizes it when it writes the tables */
+		}
+		S.queue = q;
+		S.cap = cap;
+	}
+	S.queue[S.len++] = id;
+	atomic_fetch_add(&S.pending, 1);
+	pthread_mutex_unlock(&S.lock);
+	/* Out of memory, it is handed over again next time: work done twice, no harm. */
+	(void)ctr_u64map_put(&S.seen, id, 1);
+	atomic_fetch_add(&S.work, 1);
+	futex_wake(&S.work);
+	return 1;
+}
+
+int ctr_symwarm_pending(void)
+{
+	return atomic_load(&S.pending) != 0;
+}
+
+void ctr_symwarm_wait(uint64_t ns)
+{
+	uint32_t d = atomic_load(&S.done);
+	if (!ctr_symwarm_pending())
+		return;
+	struct timespec ts = { (time_t)(ns / 1000000000u), (long)(ns % 1000000000u) };
+	futex_wait(&S.done, d, &ts);
+}
+
+void ctr_symwarm_fork_child(void)
+{
+	/* The thread is the parent's; so is the cache it filled (ctr_symbolize_reset). */
+	pthread_mutex_init(&S.lock, NULL);
+	S.len = 0;
+	S.started = 0;
+	S.failed = 0;
+	atomic_store(&S.pending, 0);
+	/* The parent's writer may have been growing the map: dropped, not freed (copy-on-write
+	 * pages only). */
+	S.seen = (struct ctr_u64map){ 0 };
+}
