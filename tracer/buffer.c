@@ -215,6 +215,24 @@ void ctr_event_blob(uint8_t type, unsigned n, const uint64_t *args, const void *
 }
 
 /* The thread is ending: its kernel totals, then thread_end. */
+void ctr_become_internal(void)
+{
+	ctr_tls.busy = 1;
+	atomic_signal_fence(memory_order_seq_cst);
+	/* A sanitizer's thread start may have allocated through us before this: give back
+	 * the slot that made, without a trace of it. */
+	struct ctr_slot *mine = ctr_tls.slot;
+	if (mine) {
+		atomic_store(&mine->alloc_count, 0);
+		atomic_store(&mine->alloc_bytes, 0);
+		atomic_store(&mine->free_count, 0);
+		ctr_tls.slot = NULL;
+		pthread_setspecific(ctr_g.key, NULL);
+		atomic_store_explicit(&mine->state, CTR_SLOT_DEAD, memory_order_release);
+	}
+	ctr_tls.state = 2;
+}
+
 void ctr_thread_end(uint64_t how)
 {
 	struct ctr_slot *s = ctr_tls.slot;

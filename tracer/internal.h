@@ -173,6 +173,9 @@ void ctr_slot_reset_after_fork(void);
 void ctr_buffer_init(void);
 void ctr_kick_writer(void);
 void ctr_thread_end(uint64_t how);
+/* The calling thread is the tracer's own from here: never traced, and a slot it was given
+ * (by a sanitizer's allocations at its start) is given back unrecorded. */
+void ctr_become_internal(void);
 
 /* stack.c: capture and intern stacks (any thread); look them up (writer) */
 void ctr_stack_init(void);

@@ -59,8 +59,9 @@ static void *warm_main(void *arg)
 	(void)arg;
 	/* Never traced, whichever pthread_create started it (the ThreadSanitizer build's
 	 * starts the function itself). */
-	ctr_tls.state = 2;
-	ctr_tls.busy = 1;
+	ctr_become_internal();
+	if (!ctr_is_internal((uint32_t)ctr_gettid()))
+		ctr_internal_thread(1);
 	for (;;) {
 		uint32_t seen = atomic_load(&S.work);
 		pthread_mutex_lock(&S.lock);

@@ -92,9 +92,7 @@ int ctr_is_internal(uint32_t tid)
 TRAMPOLINE static void *internal_trampoline(void *p)
 {
 	struct start_args a = *(struct start_args *)p;
-	ctr_tls.state = 2;
-	ctr_tls.busy = 1;
-	atomic_signal_fence(memory_order_seq_cst);
+	ctr_become_internal();
 	free(p);
 	ctr_internal_thread(1);
 	void *ret = a.fn(a.arg);

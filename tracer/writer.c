@@ -725,22 +725,10 @@ static void ack(void)
 static void *writer_main(void *arg)
 {
 	(void)arg;
-	ctr_tls.busy = 1;
-	/* A sanitizer's thread start may have allocated through us before this line: give
-	 * back the slot that made, without a trace of it. */
-	struct ctr_slot *mine = ctr_tls.slot;
-	if (mine) {
-		atomic_store(&mine->alloc_count, 0);
-		atomic_store(&mine->alloc_bytes, 0);
-		atomic_store(&mine->free_count, 0);
-		ctr_tls.slot = NULL;
-		pthread_setspecific(ctr_g.key, NULL);
-		atomic_store_explicit(&mine->state, CTR_SLOT_DEAD, memory_order_release);
-	}
+	ctr_become_internal();
 	int expect = 0;
 	if (!atomic_compare_exchange_strong(&W.owner, &expect, 1))
 		return NULL; /* a fork child's exec did the work before this thread could start */
-	ctr_tls.state = 2;
 	ctr_internal_thread(1);
 	uint64_t gen_start = ctr_mono_ns();
 
