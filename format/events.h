@@ -77,6 +77,8 @@ struct ctr_schema {
 	uint8_t known[256];   /* declared in the schema */
 	uint8_t nargs[256];   /* after the time delta */
 	uint8_t has_blob[256];
+	/* the argument that is a stack id, counted with the time delta as 0; 0 for none */
+	uint8_t stack_arg[256];
 	/* the same in one word for the decoder: 0 when unknown, else CTR_DESC_KNOWN | the
 	 * signed-argument mask << 16 | has_blob << 8 | nargs */
 	uint32_t desc[256];
@@ -189,11 +191,14 @@ size_t ctr_event_scan(const struct ctr_schema *schema, const uint8_t *p, const u
 int ctr_gen_next_of_type(ctrace_gen *g, uint8_t type, const struct ctrace_event **out);
 
 /*
- * Step over one event at [p, end) under @schema, adding its time delta to *ticks.
- * @return its length, or 0 when it is malformed.
+ * Step over one event at [p, end) under @schema: what the writer's drain and the reader's
+ * pass over other types need, without decoding every argument. It is exactly as strict as
+ * ctr_event_scan (the same bytes are malformed). *delta gets the event's time delta and
+ * *stack its stack argument (schema->stack_arg), 0 for a type without one.
+ * @return its length, or 0 when it is malformed (then *delta and *stack are not set).
  */
 size_t ctr_event_skip(const struct ctr_schema *schema, const uint8_t *p, const uint8_t *end,
-		      uint64_t *ticks);
+		      uint64_t *delta, uint64_t *stack);
 
 /*
  * Encode one event: type, time delta, @nargs arguments (already zigzagged where needed)

@@ -117,9 +117,11 @@ int ctr_gen_next_of_type(ctrace_gen *g, uint8_t type, const struct ctrace_event 
 		struct batch *b = &g->batches[g->cur_batch];
 		while (b->left) {
 			if (b->p < b->end && *b->p != type) {
-				size_t n = ctr_event_skip(&g->schema, b->p, b->end, &b->ticks);
+				uint64_t delta, stack;
+				size_t n = ctr_event_skip(&g->schema, b->p, b->end, &delta, &stack);
 				if (n == 0)
 					return g->pending_err = ctr_gen_batch_error(g, b, "bad event");
+				b->ticks += delta;
 				b->p += n;
 				b->left--;
 				continue;

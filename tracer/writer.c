@@ -163,23 +163,6 @@ static int stage_reserve(size_t need)
 	return 0;
 }
 
-/* Stack ids the event names: the generation must carry those stacks' tables. */
-static void note_stack(const struct ctr_raw_event *ev)
-{
-	unsigned pos = 0;
-	switch (ev->type) {
-	case CTRACE_EV_THREAD_CREATE: pos = 2; break;
-	case CTRACE_EV_BLOCK_BEGIN: pos = 4; break;
-	case CTRACE_EV_CALL_BEGIN: pos = 4; break;
-	case CTRACE_EV_CALL_END: pos = 3; break;
-	case CTRACE_EV_ALLOC: pos = 4; break;
-	case CTRACE_EV_CPU_SAMPLE: pos = 1; break;
-	default: return;
-	}
-	if (pos < ev->nargs && ev->args[pos])
-		ctr_gentab_note_stack(ev->args[pos]);
-}
-
 /* A batch the writer makes itself for thread @tid (snapshots, kernel records). */
 struct synth {
 	uint8_t buf[4096];
@@ -361,23 +344,38 @@ static void slot_lost_tail(struct ctr_slot *s, uint64_t ticks, int ended)
 }
 
 /*
- * Copy the ring event at @p (@len bytes, @delta after the ring's previous event, at
- * @ticks) to @dst after an event at @last, rewriting its delta when switches went in
- * between. @return the bytes written.
+ * Ring events that go to the stage unchanged, copied in one piece when something else must
+ * go after them (a switch, an event whose delta changes, the end of the ring's bytes).
  */
-static size_t event_copy(uint8_t *dst, const uint8_t *p, size_t len, uint64_t delta,
-			 uint64_t ticks, uint64_t last)
+struct run {
+	const uint8_t *p;
+	size_t len;
+};
+
+/* Copy @r to @dst and start the next run where it ended. @return the bytes written. */
+static size_t run_flush(uint8_t *dst, struct run *r)
 {
-	if (ticks - delta == last) {
-		memcpy(dst, p, len);
-		return len;
-	}
+	size_t n = r->len;
+	if (!n)
+		return 0;
+	memcpy(dst, r->p, n);
+	r->p += n;
+	r->len = 0;
+	return n;
+}
+
+/*
+ * Copy the ring event at @p (@len bytes) to @dst with @delta as its time delta: switches
+ * went in between it and the ring's previous event. @return the bytes written.
+ */
+static size_t event_rewrite(uint8_t *dst, const uint8_t *p, size_t len, uint64_t delta)
+{
 	size_t old = 1; /* the type byte, then the delta's varint */
 	while (p[old++] & 0x80)
 		;
 	uint8_t *q = dst;
 	*q++ = p[0];
-	q = ctr_put_varint(q, ticks - last); /* never longer: last is past the ring's previous */
+	q = ctr_put_varint(q, delta); /* never longer: the switches came after the ring's previous */
 	memcpy(q, p + old, len - old);
 	return (size_t)(q - dst) + len - old;
 }
@@ -391,6 +389,9 @@ static void drain_slot(struct ctr_slot *s, int keep)
 	uint64_t ticks = s->w_ticks, base = s->w_ticks, first = 0, last = 0;
 	size_t len = 0, si = 0;
 	uint64_t n = 0;
+	struct run run = { NULL, 0 }; /* starts at the first event kept */
+	/* The time of SW.ev[si], kept at hand: most events have no switch before them. */
+	uint64_t next_switch = UINT64_MAX;
 
 	gather_switches(s);
 	/* Until its first event the thread is not in the trace: the kernel switched it in
@@ -425,14 +426,14 @@ static void drain_slot(struct ctr_slot *s, int keep)
 			continue;
 		}
 		uint64_t avail = head - tail < size - off ? head - tail : size - off;
-		struct ctr_raw_event ev;
-		size_t evlen = ctr_event_scan(&W.schema, p, p + avail, &ev);
+		uint64_t delta, stack;
+		size_t evlen = ctr_event_skip(&W.schema, p, p + avail, &delta, &stack);
 		if (evlen == 0) {
 			atomic_fetch_add(&ctr_g.lost_noslot, 1);
 			tail = head;
 			break;
 		}
-		ticks += ev.args[0];
+		ticks += delta;
 		tail += evlen;
 		if (!keep || ticks < W.capture_start) {
 			base = ticks; /* before this capture: the next kept event counts from here */
@@ -440,19 +441,38 @@ static void drain_slot(struct ctr_slot *s, int keep)
 		}
 		if (n == 0) {
 			last = base;
+			run.p = p;
 			while (fresh && si < SW.len && SW.ev[si].ticks < ticks)
 				si++;
+			next_switch = si < SW.len ? SW.ev[si].ticks : UINT64_MAX;
 		}
-		for (; si < SW.len && SW.ev[si].ticks <= ticks; si++, n++) {
-			len += switch_encode(W.stage + len, s->tid, &SW.ev[si], &last);
-			first = n ? first : last;
+		if (unlikely(next_switch <= ticks)) {
+			for (; si < SW.len && SW.ev[si].ticks <= ticks; si++, n++) {
+				len += run_flush(W.stage + len, &run);
+				len += switch_encode(W.stage + len, s->tid, &SW.ev[si], &last);
+				first = n ? first : last;
+			}
+			next_switch = si < SW.len ? SW.ev[si].ticks : UINT64_MAX;
 		}
-		note_stack(&ev);
-		len += event_copy(W.stage + len, p, evlen, ev.args[0], ticks, last);
+		/* The generation must carry the tables of the stacks its events name. */
+		if (stack)
+			ctr_gentab_note_stack(stack);
+		if (ticks - delta != last) {
+			len += run_flush(W.stage + len, &run);
+			len += event_rewrite(W.stage + len, p, evlen, ticks - last);
+			run.p = p + evlen;
+		} else if (p != run.p + run.len) {
+			len += run_flush(W.stage + len, &run);
+			run.p = p;
+			run.len = evlen;
+		} else {
+			run.len += evlen;
+		}
 		last = ticks;
 		first = n ? first : last;
 		n++;
 	}
+	len += run_flush(W.stage + len, &run);
 	if (n == 0)
 		last = base;
 	for (; si < SW.len; si++, n++) {
