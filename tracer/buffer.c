@@ -140,6 +140,57 @@ static int ring_map(struct ctr_slot *s)
 	return 0;
 }
 
+int ctr_ring_offer(struct ctr_slot *s, uint64_t size)
+{
+	uint64_t used = atomic_fetch_add(&ctr_g.mem_used, size);
+	if (used + size > ctr_g.cfg.buffer_total) {
+		atomic_fetch_sub(&ctr_g.mem_used, size);
+		return -1;
+	}
+	uint8_t *mem = map_anon(size);
+	if (!mem) {
+		atomic_fetch_sub(&ctr_g.mem_used, size);
+		return -1;
+	}
+	s->w_offer = mem;
+	s->w_offer_size = size;
+	s->offer_size = size;
+	atomic_store_explicit(&s->offer, mem, memory_order_release);
+	return 0;
+}
+
+void ctr_ring_switched(struct ctr_slot *s)
+{
+	munmap(s->w_data, s->w_mask + 1);
+	atomic_fetch_sub(&ctr_g.mem_used, s->w_mask + 1);
+	s->w_data = s->w_offer;
+	s->w_mask = s->w_offer_size - 1;
+	s->w_offer = NULL;
+	s->w_offer_size = 0;
+}
+
+/*
+ * Move to the ring the writer offered, when the old one has room for the switch byte: the
+ * writer reads up to that byte in the old ring and on from the same position in the new.
+ * Positions run on across rings, so the room computed after counts what the writer has not
+ * read of the old ring against the new one.
+ */
+static void ring_take_offer(struct ctr_slot *s)
+{
+	uint64_t tail = atomic_load_explicit(&s->tail, memory_order_acquire);
+	if (s->head + 1 - tail > s->mask + 1)
+		return; /* full: not even room for the switch byte, next time */
+	uint8_t *mem = atomic_exchange_explicit(&s->offer, NULL, memory_order_acquire);
+	if (!mem)
+		return;
+	s->data[s->head & s->mask] = CTR_RING_SWITCH;
+	s->head++;
+	s->data = mem;
+	s->size = s->offer_size;
+	s->mask = s->offer_size - 1;
+	atomic_store_explicit(&s->pub_head, s->head, memory_order_release);
+}
+
 uint8_t *ctr_reserve_slow(struct ctr_slot *s, size_t need)
 {
 	if (unlikely(!s->data) && ring_map(s) < 0) {
@@ -149,6 +200,8 @@ uint8_t *ctr_reserve_slow(struct ctr_slot *s, size_t need)
 	}
 	if (unlikely(atomic_load_explicit(&s->perf_fd, memory_order_relaxed) == -1))
 		ctr_sched_thread_init(s);
+	if (unlikely(atomic_load_explicit(&s->offer, memory_order_relaxed) != NULL))
+		ring_take_offer(s);
 	uint64_t size = s->mask + 1;
 	uint64_t tail = atomic_load_explicit(&s->tail, memory_order_acquire);
 	/* Room for the lost marker too, so the count is never lost itself. */
@@ -286,6 +339,18 @@ void ctr_slot_reset_after_fork(void)
 		atomic_store(&s->lost, 0);
 		s->w_ticks = 0;
 		s->w_gen = 0;
+		/* The parent's writer may have been between a ring switch and the byte that
+		 * marks it: the rings empty here, the writer reads the thread's ring. */
+		if (s->w_data && s->w_data != s->data) {
+			munmap(s->w_data, s->w_mask + 1);
+			atomic_fetch_sub(&ctr_g.mem_used, s->w_mask + 1);
+		}
+		s->w_data = s->data;
+		s->w_mask = s->mask;
+		if (!atomic_load(&s->offer)) {
+			s->w_offer = NULL;
+			s->w_offer_size = 0;
+		}
 		atomic_store(&s->pub_head, 0);
 		atomic_store(&s->tail, 0);
 		if (s == ctr_tls.slot) {

@@ -27,6 +27,11 @@
 /* An interposed libc function: exported, and never instrumented itself. */
 #define CTR_WRAP __attribute__((visibility("default"), no_instrument_function))
 
+/* A ring byte no event begins with: the thread's events go on in the ring it was offered. */
+#define CTR_RING_SWITCH 0xff
+/* Rings grow (doubling) up to this size for threads that fill them between drains. */
+#define CTR_RING_GROW_MAX (8u << 20)
+
 /* Largest event the fast path writes: type + time + 8 varints. */
 #define CTR_EV_MAX (1 + 9 * CTR_VARINT_MAX)
 
@@ -70,8 +75,18 @@ struct ctr_slot {
 	char pad_[64];
 	/* Written by the writer thread. */
 	_Atomic uint64_t tail;     /* consumed up to here */
+	/* A bigger ring the writer offers a thread that fills its own faster than the writer
+	 * drains it (buffer.c, ctr_ring_offer): the thread takes it in its slow path and
+	 * leaves a CTR_RING_SWITCH byte in the old ring where its events go on in the new. */
+	_Atomic(uint8_t *) offer;
+	uint64_t offer_size;
+	uint8_t *w_data;           /* the ring the writer reads: the thread's, until a switch */
+	uint64_t w_mask;
+	uint8_t *w_offer;          /* what the writer offered, until it meets the switch */
+	uint64_t w_offer_size;
 	uint64_t w_ticks;          /* ticks of the last event the writer parsed */
 	uint32_t w_gen;            /* last generation the slot had events in */
+	uint64_t w_drain_ns;       /* CLOCK_MONOTONIC of the last drain that found events */
 	uint64_t w_alloc_count, w_alloc_bytes, w_free_count; /* counters last written */
 	uint64_t w_alloc_base[3];  /* the counters when the capture began */
 	_Atomic int state;         /* enum ctr_slot_state */
@@ -170,6 +185,11 @@ int64_t ctr_ticks_to_ns(uint64_t ticks, const struct ctr_sync *ref, uint64_t tic
 struct ctr_slot *ctr_slot_acquire(void);
 uint8_t *ctr_reserve_slow(struct ctr_slot *s, size_t need);
 void ctr_slot_reset_after_fork(void);
+/* Writer: offer slot @s a ring of @size bytes within the budget. @return 0, or -1. */
+int ctr_ring_offer(struct ctr_slot *s, uint64_t size);
+/* Writer: the thread moved to the offered ring (the switch byte was read): read on there
+ * and give the old one back. */
+void ctr_ring_switched(struct ctr_slot *s);
 void ctr_buffer_init(void);
 void ctr_kick_writer(void);
 void ctr_thread_end(uint64_t how);

@@ -380,6 +380,32 @@ static size_t event_rewrite(uint8_t *dst, const uint8_t *p, size_t len, uint64_t
 	return (size_t)(q - dst) + len - old;
 }
 
+/*
+ * A thread that wrote more than half its ring since the last drain may fill it before the
+ * next, when the writer waits for a CPU or writes a generation: offer it a ring that holds
+ * two drain periods at the rate it wrote, at least twice its own, up to CTR_RING_GROW_MAX
+ * and within the buffer budget, in one step (doubling took a dozen drains from 16 KiB, and
+ * a thread writing 10 M events/s lost events meanwhile).
+ */
+static void ring_grow(struct ctr_slot *s, uint64_t pending, uint64_t size)
+{
+	uint64_t now = SW.ref.mono_ns, since = now - s->w_drain_ns;
+	s->w_drain_ns = now;
+	uint64_t cur = s->w_mask + 1;
+	if (pending <= size / 2 || s->w_offer_size || cur >= CTR_RING_GROW_MAX ||
+	    atomic_load_explicit(&s->state, memory_order_acquire) != CTR_SLOT_LIVE)
+		return;
+	uint64_t want = 2 * cur;
+	if (since > 0 && since < 1000000000u) {
+		__int128 need = (__int128)pending * 2 * ctr_g.cfg.drain_ns / since;
+		while (want < need && want < CTR_RING_GROW_MAX)
+			want *= 2;
+	}
+	if (want > CTR_RING_GROW_MAX)
+		want = CTR_RING_GROW_MAX;
+	ctr_ring_offer(s, want);
+}
+
 /* Move what the slot's ring holds into the open generation (or drop it when @keep is 0),
  * with the thread's context switches merged in. */
 static void drain_slot(struct ctr_slot *s, int keep)
@@ -404,14 +430,20 @@ static void drain_slot(struct ctr_slot *s, int keep)
 	if (!keep || (fresh && head == tail))
 		SW.len = 0;
 	/* The ring's size was set before its first event was published (ring_map): read it
-	 * only after seeing the ring. */
+	 * only after seeing the ring. From then on the writer follows the thread's ring
+	 * switches itself. */
+	if (head != tail && !s->w_data &&
+	    (s->w_data = atomic_load_explicit((_Atomic(uint8_t *) *)&s->data,
+					      memory_order_acquire)))
+		s->w_mask = s->mask;
 	uint64_t size = 0;
-	if (head != tail &&
-	    atomic_load_explicit((_Atomic(uint8_t *) *)&s->data, memory_order_acquire))
-		size = s->mask + 1;
+	if (s->w_data)
+		size = s->w_mask + 1;
 	else
 		head = tail;
-	if (head - tail > size || stage_reserve(head - tail + SW.len * SWITCH_EV_MAX) < 0) {
+	const uint64_t pending = head - tail;
+	if (pending > size + s->w_offer_size ||
+	    stage_reserve(pending + SW.len * SWITCH_EV_MAX) < 0) {
 		/* Cannot happen unless memory is short: drop the lot, but count it. */
 		atomic_fetch_add(&ctr_g.lost_noslot, 1);
 		tail = head;
@@ -419,10 +451,17 @@ static void drain_slot(struct ctr_slot *s, int keep)
 		goto done;
 	}
 	while (tail < head) {
-		uint64_t off = tail & s->mask;
-		const uint8_t *p = s->data + off;
+		uint64_t off = tail & s->w_mask;
+		const uint8_t *p = s->w_data + off;
 		if (*p == 0) { /* padding to the end of the ring */
-			tail = (tail | s->mask) + 1;
+			tail = (tail | s->w_mask) + 1;
+			continue;
+		}
+		if (*p == CTR_RING_SWITCH) { /* on in the ring the thread was offered */
+			len += run_flush(W.stage + len, &run);
+			ctr_ring_switched(s);
+			size = s->w_mask + 1;
+			tail++;
 			continue;
 		}
 		uint64_t avail = head - tail < size - off ? head - tail : size - off;
@@ -482,6 +521,8 @@ static void drain_slot(struct ctr_slot *s, int keep)
 done:
 	s->w_ticks = ticks;
 	atomic_store_explicit(&s->tail, tail, memory_order_release);
+	if (pending)
+		ring_grow(s, pending, size);
 	if (n) {
 		ctr_genenc_batch(&W.enc, s->tid, base, n, W.stage, len, -1, -1);
 		note_ticks(first, last);

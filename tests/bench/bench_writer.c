@@ -89,8 +89,8 @@ static void run(double rate, int threads)
 	ctrace_model_free(m);
 	ctrace_reader_free(r);
 	unlink(path);
-	printf("%10.1f %8d %12.1f %12" PRIu64 " %12" PRIu64 " %9.4f%% %8.2f\n", rate / 1e6,
-	       threads, (double)sent / wall / 1e6, sent, lost,
+	printf("%10.1f %8d %12.1f %12" PRIu64 " %12" PRIu64 " %12" PRIu64 " %9.4f%% %8.2f\n",
+	       rate / 1e6, threads, (double)sent / wall / 1e6, sent, events, lost,
 	       sent ? 100.0 * (double)lost / (double)sent : 0.0,
 	       events ? (double)bytes / (double)events : 0.0);
 	fflush(stdout);
@@ -104,8 +104,8 @@ int main(int argc, char **argv)
 	}
 	printf("writer throughput: paced producers, %.0f s each, default buffer memory\n",
 	       seconds);
-	printf("%10s %8s %12s %12s %12s %10s %8s\n", "target M/s", "threads", "sent M/s",
-	       "events", "lost", "lost", "B/event");
+	printf("%10s %8s %12s %12s %12s %12s %10s %8s\n", "target M/s", "threads", "sent M/s",
+	       "sent", "in trace", "lost", "lost", "B/event");
 	const double rates[] = { 5e6, 10e6, 20e6, 30e6, 40e6 };
 	for (size_t i = 0; i < sizeof(rates) / sizeof(rates[0]); i++)
 		run(rates[i], 1);

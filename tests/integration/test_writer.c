@@ -4,8 +4,9 @@
  * information (libc's from libc6-dbg took 40 ms on the development machine, a large
  * program's takes seconds). Here a preloaded shim makes the symbolizer's first source-line
  * lookup take 600 ms while a thread records 200,000 events a second into a 256 KiB ring,
- * which holds about a tenth of a second of them. And a thread that ends while its ring is
- * full still has its losses counted.
+ * which holds about a tenth of a second of them. A thread that ends while its ring is full
+ * still has its losses counted. And a thread that fills its ring between drains gets a
+ * bigger one, its events going on across the switch.
  * Arguments: the workloads build directory, libctrace.so.
  */
 #include <fcntl.h>
@@ -160,6 +161,35 @@ static void losses_at_thread_end_are_counted(void)
 	ASSERT_EQ(k.ends, 2);
 }
 
+static void fast_thread_ring_grows(void)
+{
+	char prog[4096], path[4200], out_env[4300], preload[4200];
+	snprintf(prog, sizeof(prog), "%s/steady", wl_dir);
+	snprintf(path, sizeof(path), "%s/fast.trace", tmp);
+	snprintf(out_env, sizeof(out_env), "CTRACE_OUT=%s", path);
+	snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", lib);
+	/* 10 M events/s into a 16 KiB ring, which holds about 0.2 ms of them: it must grow
+	 * (to 8 MiB, most of a second of them) for the events to wait out the writer's 10 ms
+	 * period. */
+	char *argv[] = { prog, "10000000", "1", NULL };
+	char *env[] = { preload, out_env, "CTRACE_THREAD_BUFFER=16K", NULL };
+	char *out = NULL;
+	int st = tt_run(argv, env, &out);
+	ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	long sent = -1;
+	ASSERT_EQ(sscanf(out, "sent %ld", &sent), 1);
+	free(out);
+
+	struct counts k;
+	read_trace(path, &k);
+	fprintf(stderr, "sent %ld, recorded %" PRIu64 ", lost %" PRIu64 "\n", sent, k.wakes,
+		k.lost);
+	/* Every event read back across the ring switches, or counted lost... */
+	ASSERT_UEQ(k.wakes + k.lost, (uint64_t)sent);
+	/* ...and few lost: only before the ring had grown (none on a quiet machine). */
+	ASSERT_LE(k.lost * 100, (uint64_t)sent);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 3) {
@@ -171,6 +201,7 @@ int main(int argc, char **argv)
 	tmp = tt_tmpdir();
 	RUN(slow_symbolizer_loses_nothing);
 	RUN(losses_at_thread_end_are_counted);
+	RUN(fast_thread_ring_grows);
 	tt_rmrf(tmp);
 	return 0;
 }
