@@ -119,20 +119,23 @@ struct ctr_slot *ctr_slot_acquire(void)
 	return s;
 }
 
-/* Map the slot's ring within the buffer budget. Called by the owner with busy set. */
+/* A ring of @size bytes within the buffer budget (CTRACE_BUFFER_SIZE), or NULL. */
+static uint8_t *ring_alloc(uint64_t size)
+{
+	uint64_t used = atomic_fetch_add(&ctr_g.mem_used, size);
+	uint8_t *mem = used + size > ctr_g.cfg.buffer_total ? NULL : map_anon(size);
+	if (!mem)
+		atomic_fetch_sub(&ctr_g.mem_used, size);
+	return mem;
+}
+
+/* Map the slot's ring. Called by the owner with busy set. */
 static int ring_map(struct ctr_slot *s)
 {
 	uint64_t ring = ctr_g.cfg.ring_size;
-	uint64_t used = atomic_fetch_add(&ctr_g.mem_used, ring);
-	if (used + ring > ctr_g.cfg.buffer_total) {
-		atomic_fetch_sub(&ctr_g.mem_used, ring);
+	uint8_t *mem = ring_alloc(ring);
+	if (!mem)
 		return -1;
-	}
-	uint8_t *mem = map_anon(ring);
-	if (!mem) {
-		atomic_fetch_sub(&ctr_g.mem_used, ring);
-		return -1;
-	}
 	s->size = ring;
 	s->mask = ring - 1;
 	/* The writer reads data after it sees a head past tail: publish data first. */
@@ -142,16 +145,9 @@ static int ring_map(struct ctr_slot *s)
 
 int ctr_ring_offer(struct ctr_slot *s, uint64_t size)
 {
-	uint64_t used = atomic_fetch_add(&ctr_g.mem_used, size);
-	if (used + size > ctr_g.cfg.buffer_total) {
-		atomic_fetch_sub(&ctr_g.mem_used, size);
+	uint8_t *mem = ring_alloc(size);
+	if (!mem)
 		return -1;
-	}
-	uint8_t *mem = map_anon(size);
-	if (!mem) {
-		atomic_fetch_sub(&ctr_g.mem_used, size);
-		return -1;
-	}
 	s->w_offer = mem;
 	s->w_offer_size = size;
 	s->offer_size = size;

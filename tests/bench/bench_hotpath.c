@@ -100,6 +100,18 @@ static void op_region(long n)
 		ctrace_region_begin(1, "r");
 }
 
+/* The floor of an event's cost: every event reads the TSC once. */
+static void op_rdtsc(long n)
+{
+	uint64_t sum = 0;
+	for (long i = 0; i < n; i++) {
+		uint32_t lo, hi;
+		__asm__ __volatile__("rdtsc" : "=a"(lo), "=d"(hi));
+		sum += lo + ((uint64_t)hi << 32);
+	}
+	__asm__ __volatile__("" : : "r"(sum));
+}
+
 static double time_op(op_fn fn, long n)
 {
 	uint64_t t0 = bench_ns(CLOCK_MONOTONIC);
@@ -165,7 +177,7 @@ int main(void)
 		{ "malloc+free 64 B (sampled)", op_malloc_bare, op_malloc, 2000000 },
 	};
 	size_t nrows = sizeof(rows) / sizeof(rows[0]);
-	double region_on[REPS], region_off[REPS];
+	double region_on[REPS], region_off[REPS], tsc[REPS];
 
 	for (int rep = 0; rep < REPS; rep++) {
 		for (size_t i = 0; i < nrows; i++) {
@@ -174,6 +186,7 @@ int main(void)
 			r->v_off[rep] = time_op(r->wrapped, r->n);
 		}
 		region_off[rep] = time_op(op_region, 2000000);
+		tsc[rep] = time_op(op_rdtsc, 4000000);
 		if (ctrace_start(fd) != 0) {
 			fprintf(stderr, "ctrace_start failed\n");
 			return 1;
@@ -200,6 +213,8 @@ int main(void)
 	double ron = bench_median(region_on, REPS), roff = bench_median(region_off, REPS);
 	printf("%-40s %8s %8.2f %8.2f %10s %10.2f\n", "region_begin (1 event with a name)", "-",
 	       roff, ron, "-", ron - roff);
+	printf("%-40s %8.2f   (each event reads the TSC once: the floor of on-bare)\n",
+	       "rdtsc, back to back", bench_median(tsc, REPS));
 	close(fd);
 	unlink(trace_path);
 	if (write(idle_pipe[1], "x", 1) == 1)
