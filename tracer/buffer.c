@@ -263,7 +263,6 @@ void ctr_event_blob(uint8_t type, unsigned n, const uint64_t *args, const void *
 	ctr_leave();
 }
 
-/* The thread is ending: its kernel totals, then thread_end. */
 void ctr_become_internal(void)
 {
 	ctr_tls.busy = 1;
@@ -282,6 +281,7 @@ void ctr_become_internal(void)
 	ctr_tls.state = 2;
 }
 
+/* The thread is ending: its kernel totals, then thread_end. */
 void ctr_thread_end(uint64_t how)
 {
 	struct ctr_slot *s = ctr_tls.slot;

@@ -2,6 +2,8 @@
  * The benchmark suite's workloads (tests/bench/run): a fixed amount of work each, so that
  * wall times compare across tracers. Prints one line: the mode and its own wall time.
  *
+ * Prints the mode, its wall time and the CPU time of the whole process over the same
+ * span (every thread: a tracer's own threads included).
  * Usage: bench_wl MODE [SCALE]   (SCALE multiplies the work, default 1)
  *   mutex     4 threads hand a token round through a mutex and a condvar, and contend
  *   pingpong  a socketpair ping-pong between two threads, each also appending 64 bytes to
@@ -21,11 +23,16 @@
 
 static long scale = 1;
 
-static double now_s(void)
+static double clock_s(clockid_t id)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(id, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double now_s(void)
+{
+	return clock_s(CLOCK_MONOTONIC);
 }
 
 /* ---- mutex: a token passed round four threads ---- */
@@ -212,7 +219,7 @@ int main(int argc, char **argv)
 	}
 	if (argc > 2)
 		scale = atol(argv[2]) > 0 ? atol(argv[2]) : 1;
-	double t0 = now_s();
+	double t0 = now_s(), c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
 	if (strcmp(argv[1], "mutex") == 0)
 		mode_mutex();
 	else if (strcmp(argv[1], "pingpong") == 0)
@@ -225,6 +232,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench_wl: unknown mode %s\n", argv[1]);
 		return 2;
 	}
-	printf("%s %.6f\n", argv[1], now_s() - t0);
+	double wall = now_s() - t0, cpu = clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
+	printf("%s %.6f %.6f\n", argv[1], wall, cpu);
 	return 0;
 }

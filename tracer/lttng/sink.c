@@ -115,20 +115,6 @@ static void announce_stack(uint64_t id)
 		ops->stack((uint32_t)ctr_g.pid, id, pcs, depth);
 }
 
-/* Argument positions (after the time) that hold a stack id, per type; -1 for none. */
-static int stack_arg(uint8_t type)
-{
-	switch (type) {
-	case CTRACE_EV_THREAD_CREATE: return 1;
-	case CTRACE_EV_BLOCK_BEGIN: return 3;
-	case CTRACE_EV_CALL_BEGIN: return 3;
-	case CTRACE_EV_CALL_END: return 2;
-	case CTRACE_EV_ALLOC: return 3;
-	case CTRACE_EV_CPU_SAMPLE: return 0;
-	default: return -1;
-	}
-}
-
 int ctr_lttng_commit(struct ctr_slot *s, const uint8_t *start, const uint8_t *end)
 {
 	struct ctr_raw_event ev;
@@ -140,9 +126,10 @@ int ctr_lttng_commit(struct ctr_slot *s, const uint8_t *start, const uint8_t *en
 	for (unsigned i = 0; i < n; i++)
 		if (sm & (1u << i))
 			a[i] = (uint64_t)ctr_unzigzag(a[i]);
-	int sa = stack_arg(ev.type);
-	if (sa >= 0 && (unsigned)sa < n)
-		announce_stack(a[sa]);
+	/* The schema counts the stack's position with the time delta as 0. */
+	unsigned sa = schema.stack_arg[ev.type];
+	if (sa && sa - 1 < n)
+		announce_stack(a[sa - 1]);
 	/* s->last is this event's time: ctr_put_head and every direct writer set it. */
 	ops->event((uint32_t)ctr_g.pid, s->tid, s->last, ev.type, a, n, ev.blob,
 		   (size_t)ev.blob_len);
