@@ -308,6 +308,7 @@ extern char ctr_perf_status[160];
 
 /* symwarm.c: the frames of stacks new to the writer, symbolized on a thread of their own
  * so that loading a library's debug information does not stop the writer's draining. */
+void ctr_symwarm_allow(void); /* the writer thread runs: it may start the symbolizer's */
 /* Writer thread: hand over stack @id unless it was before. @return 1 when queued. */
 int ctr_symwarm_add(uint64_t id);
 int ctr_symwarm_pending(void);   /* 1 while a handed-over stack is not symbolized yet */

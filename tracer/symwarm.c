@@ -29,6 +29,7 @@ static struct {
 	_Atomic uint32_t work; /* futex: bumped when the queue grows */
 	_Atomic uint32_t done; /* futex: bumped when the queue is empty again */
 	_Atomic uint64_t pending; /* queued or being symbolized */
+	_Atomic int allowed;      /* the writer thread runs (not a fork child's exec) */
 	int started;              /* the thread exists (writer thread only) */
 	int failed;               /* it could not be started: the writer symbolizes itself */
 	struct ctr_u64map seen;   /* every stack id handed over (writer thread only) */
@@ -96,10 +97,18 @@ static int start(void)
 	return rc == 0 ? 0 : -1;
 }
 
+void ctr_symwarm_allow(void)
+{
+	atomic_store(&S.allowed, 1);
+}
+
 int ctr_symwarm_add(uint64_t id)
 {
 	uint64_t v;
-	if (S.failed || ctr_u64map_get(&S.seen, id, &v))
+	/* A fork child's exec'ing thread that drains for a writer thread that never ran
+	 * symbolizes inline: no thread is started in a process about to exec. */
+	if (!atomic_load_explicit(&S.allowed, memory_order_relaxed) || S.failed ||
+	    ctr_u64map_get(&S.seen, id, &v))
 		return 0;
 	if (!S.started) {
 		if (start() < 0) {
@@ -147,6 +156,7 @@ void ctr_symwarm_fork_child(void)
 {
 	/* The thread is the parent's; so is the cache it filled (ctr_symbolize_reset). */
 	pthread_mutex_init(&S.lock, NULL);
+	atomic_store(&S.allowed, 0);
 	S.len = 0;
 	S.started = 0;
 	S.failed = 0;

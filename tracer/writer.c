@@ -791,6 +791,7 @@ static void *writer_main(void *arg)
 	if (!atomic_compare_exchange_strong(&W.owner, &expect, 1))
 		return NULL; /* a fork child's exec did the work before this thread could start */
 	ctr_internal_thread(1);
+	ctr_symwarm_allow();
 	uint64_t gen_start = ctr_mono_ns();
 
 	for (;;) {
