@@ -119,11 +119,11 @@ struct ctr_slot *ctr_slot_acquire(void)
 	return s;
 }
 
-/* A ring of @size bytes within the buffer budget (CTRACE_BUFFER_SIZE), or NULL. */
-static uint8_t *ring_alloc(uint64_t size)
+/* A ring of @size bytes while all rings stay within @budget bytes, or NULL. */
+static uint8_t *ring_alloc(uint64_t size, uint64_t budget)
 {
 	uint64_t used = atomic_fetch_add(&ctr_g.mem_used, size);
-	uint8_t *mem = used + size > ctr_g.cfg.buffer_total ? NULL : map_anon(size);
+	uint8_t *mem = used + size > budget ? NULL : map_anon(size);
 	if (!mem)
 		atomic_fetch_sub(&ctr_g.mem_used, size);
 	return mem;
@@ -133,7 +133,7 @@ static uint8_t *ring_alloc(uint64_t size)
 static int ring_map(struct ctr_slot *s)
 {
 	uint64_t ring = ctr_g.cfg.ring_size;
-	uint8_t *mem = ring_alloc(ring);
+	uint8_t *mem = ring_alloc(ring, ctr_g.cfg.buffer_total);
 	if (!mem)
 		return -1;
 	s->size = ring;
@@ -143,9 +143,13 @@ static int ring_map(struct ctr_slot *s)
 	return 0;
 }
 
-int ctr_ring_offer(struct ctr_slot *s, uint64_t size)
+int ctr_ring_offer(struct ctr_slot *s, uint64_t size, uint64_t min)
 {
-	uint8_t *mem = ring_alloc(size);
+	/* Rings grow only while all rings take at most half of CTRACE_BUFFER_SIZE: the rest
+	 * stays for the first rings of threads to come. */
+	uint8_t *mem = NULL;
+	for (; size >= min && !(mem = ring_alloc(size, ctr_g.cfg.buffer_total / 2)); size /= 2)
+		;
 	if (!mem)
 		return -1;
 	s->w_offer = mem;

@@ -185,8 +185,9 @@ int64_t ctr_ticks_to_ns(uint64_t ticks, const struct ctr_sync *ref, uint64_t tic
 struct ctr_slot *ctr_slot_acquire(void);
 uint8_t *ctr_reserve_slow(struct ctr_slot *s, size_t need);
 void ctr_slot_reset_after_fork(void);
-/* Writer: offer slot @s a ring of @size bytes within the budget. @return 0, or -1. */
-int ctr_ring_offer(struct ctr_slot *s, uint64_t size);
+/* Writer: offer slot @s a ring of @size bytes, or of less down to @min (powers of two),
+ * within the growth budget. @return 0, or -1. */
+int ctr_ring_offer(struct ctr_slot *s, uint64_t size, uint64_t min);
 /* Writer: the thread moved to the offered ring (the switch byte was read): read on there
  * and give the old one back. */
 void ctr_ring_switched(struct ctr_slot *s);

@@ -384,7 +384,7 @@ static size_t event_rewrite(uint8_t *dst, const uint8_t *p, size_t len, uint64_t
  * A thread that wrote more than half its ring since the last drain may fill it before the
  * next, when the writer waits for a CPU or writes a generation: offer it a ring that holds
  * two drain periods at the rate it wrote, at least twice its own, up to CTR_RING_GROW_MAX
- * and within the buffer budget, in one step (doubling took a dozen drains from 16 KiB, and
+ * and within half the buffer budget (ctr_ring_offer), in one step (doubling took a dozen drains from 16 KiB, and
  * a thread writing 10 M events/s lost events meanwhile).
  */
 static void ring_grow(struct ctr_slot *s, uint64_t pending, uint64_t size)
@@ -403,7 +403,7 @@ static void ring_grow(struct ctr_slot *s, uint64_t pending, uint64_t size)
 	}
 	if (want > CTR_RING_GROW_MAX)
 		want = CTR_RING_GROW_MAX;
-	ctr_ring_offer(s, want);
+	ctr_ring_offer(s, want, 2 * cur);
 }
 
 /* Move what the slot's ring holds into the open generation (or drop it when @keep is 0),

@@ -6,7 +6,7 @@
  * lookup take 600 ms while a thread records 200,000 events a second into a 256 KiB ring,
  * which holds about a tenth of a second of them. A thread that ends while its ring is full
  * still has its losses counted. And a thread that fills its ring between drains gets a
- * bigger one, its events going on across the switch.
+ * bigger one, its events going on across the switch, within half the buffer budget.
  * Arguments: the workloads build directory, libctrace.so.
  */
 #include <fcntl.h>
@@ -27,6 +27,9 @@ static char *tmp;
 
 struct counts {
 	uint64_t wakes, lost, ends;
+	uint32_t tids[64];      /* the first threads with wake events, and how many each has */
+	uint64_t tid_wakes[64];
+	size_t ntids;
 	int main_frame; /* the main thread's wait in pthread_join has a stack naming main() */
 };
 
@@ -41,8 +44,16 @@ static void read_trace(const char *path, struct counts *c)
 	ASSERT_EQ(ctrace_reader_open(path, &r), 0);
 	while ((n = ctrace_reader_next(r, &g)) == 1) {
 		while ((n = ctrace_gen_next_event(g, &ev)) == 1) {
-			if (ev->type == CTRACE_EV_WAKE)
+			if (ev->type == CTRACE_EV_WAKE) {
 				c->wakes++;
+				size_t i = 0;
+				while (i < c->ntids && c->tids[i] != ev->tid)
+					i++;
+				if (i == c->ntids && i < 64)
+					c->tids[c->ntids++] = ev->tid;
+				if (i < 64)
+					c->tid_wakes[i]++;
+			}
 			else if (ev->type == CTRACE_EV_LOST)
 				c->lost += ev->args[0];
 			else if (ev->type == CTRACE_EV_THREAD_END)
@@ -64,11 +75,12 @@ static void read_trace(const char *path, struct counts *c)
 }
 
 /* Run the steady workload at @rate events/s for @secs with @env: what it says it sent. */
-static uint64_t run_steady(char *const env[], const char *rate, const char *secs)
+static uint64_t run_steady(char *const env[], const char *rate, const char *secs,
+			   const char *threads)
 {
 	char prog[4096];
 	snprintf(prog, sizeof(prog), "%s/steady", wl_dir);
-	char *argv[] = { prog, (char *)rate, (char *)secs, NULL };
+	char *argv[] = { prog, (char *)rate, (char *)secs, (char *)threads, NULL };
 	char *out = NULL;
 	int st = tt_run(argv, env, &out);
 	ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
@@ -89,7 +101,7 @@ static void slow_symbolizer_loses_nothing(void)
 	/* 2 MB/s, less than half the ring per drain: it does not grow before the stall. */
 	char *env[] = { preload, out_env, "CTRACE_THREAD_BUFFER=256K", "SLOW_SYMBOLS_MS=600",
 			NULL };
-	uint64_t sent = run_steady(env, "200000", "1.5");
+	uint64_t sent = run_steady(env, "200000", "1.5", NULL);
 
 	struct counts c;
 	read_trace(path, &c);
@@ -147,7 +159,7 @@ static void losses_at_thread_end_are_counted(void)
 	snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", lib);
 	char *env[] = { preload, out_env, "CTRACE_THREAD_BUFFER=16K", "CTRACE_GEN_PERIOD=10ms",
 			NULL };
-	uint64_t sent = run_steady(env, "1e9", "0.3");
+	uint64_t sent = run_steady(env, "1e9", "0.3", NULL);
 	pthread_join(reader, NULL);
 	close(c.rfd);
 
@@ -174,7 +186,7 @@ static void fast_thread_ring_grows(void)
 	 * (to 8 MiB, most of a second of them) for the events to wait out the writer's 10 ms
 	 * period. */
 	char *env[] = { preload, out_env, "CTRACE_THREAD_BUFFER=16K", NULL };
-	uint64_t sent = run_steady(env, "10000000", "1");
+	uint64_t sent = run_steady(env, "10000000", "1", NULL);
 
 	struct counts k;
 	read_trace(path, &k);
@@ -184,6 +196,35 @@ static void fast_thread_ring_grows(void)
 	ASSERT_UEQ(k.wakes + k.lost, sent);
 	/* ...and few lost: only before the ring had grown (a few hundred here). */
 	ASSERT_LE(k.lost * 100, sent);
+}
+
+/* Growing rings leave half the buffer budget to the first rings of threads to come. */
+static void growth_leaves_room_for_new_threads(void)
+{
+	char path[4200], out_env[4300], preload[4200];
+	snprintf(path, sizeof(path), "%s/budget.trace", tmp);
+	snprintf(out_env, sizeof(out_env), "CTRACE_OUT=%s", path);
+	snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", lib);
+	/* A 9 MiB budget: a thread signalling as fast as it can would take an 8 MiB ring,
+	 * and 20 more threads of 64 KiB each would then not all fit; growth stops at half the
+	 * budget. */
+	char *env[] = { preload, out_env, "CTRACE_THREAD_BUFFER=64K", "CTRACE_BUFFER_SIZE=9M",
+			NULL };
+	uint64_t sent = run_steady(env, "1e9", "1", "20");
+
+	struct counts k;
+	read_trace(path, &k);
+	size_t ones = 0;
+	for (size_t i = 0; i < k.ntids; i++)
+		ones += k.tid_wakes[i] == 1;
+	fprintf(stderr, "sent %" PRIu64 " + 20, recorded %" PRIu64 ", lost %" PRIu64
+		", threads with their one event %zu\n", sent, k.wakes, k.lost, ones);
+	/* The stream runs flat out and loses much; each loss is counted (with, perhaps, the
+	 * stream's kernel totals and end)... */
+	ASSERT_GE(k.wakes + k.lost, sent + 20);
+	ASSERT_LE(k.wakes + k.lost, sent + 22);
+	/* ...and each of the 20 threads got a ring for its one event. */
+	ASSERT_EQ(ones, 20);
 }
 
 int main(int argc, char **argv)
@@ -198,6 +239,7 @@ int main(int argc, char **argv)
 	RUN(slow_symbolizer_loses_nothing);
 	RUN(losses_at_thread_end_are_counted);
 	RUN(fast_thread_ring_grows);
+	RUN(growth_leaves_room_for_new_threads);
 	tt_rmrf(tmp);
 	return 0;
 }

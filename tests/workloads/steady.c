@@ -2,8 +2,9 @@
  * A steady stream of events from the first instant: a thread signals a condition variable
  * nobody waits on, RATE times a second for SECONDS, paced, while the main thread waits for
  * it in pthread_join (a blocking call with a stack, which the writer must symbolize).
- * Prints "sent N".
- * Usage: steady RATE SECONDS
+ * With THREADS, halfway through that many more threads start, each signals once, and they
+ * end together (all alive at once). Prints "sent N" (the stream's signals).
+ * Usage: steady RATE SECONDS [THREADS]
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include <time.h>
 
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+static pthread_barrier_t all_up;
 static double rate, seconds;
 static long sent;
 
@@ -39,14 +41,34 @@ static void *emit(void *arg)
 	return NULL;
 }
 
+static void *once(void *arg)
+{
+	(void)arg;
+	pthread_cond_signal(&cv);
+	pthread_barrier_wait(&all_up);
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
-	pthread_t t;
-	if (argc != 3 || (rate = atof(argv[1])) <= 0 || (seconds = atof(argv[2])) <= 0) {
-		fprintf(stderr, "usage: steady RATE SECONDS\n");
+	pthread_t t, more[256];
+	int threads = argc > 3 ? atoi(argv[3]) : 0;
+	if (argc < 3 || argc > 4 || (rate = atof(argv[1])) <= 0 ||
+	    (seconds = atof(argv[2])) <= 0 || threads < 0 || threads > 256) {
+		fprintf(stderr, "usage: steady RATE SECONDS [THREADS (0 to 256)]\n");
 		return 2;
 	}
 	pthread_create(&t, NULL, emit, NULL);
+	if (threads) {
+		struct timespec half = { (time_t)(seconds / 2),
+					 (long)((seconds / 2 - (time_t)(seconds / 2)) * 1e9) };
+		nanosleep(&half, NULL);
+		pthread_barrier_init(&all_up, NULL, (unsigned)threads);
+		for (int i = 0; i < threads; i++)
+			pthread_create(&more[i], NULL, once, NULL);
+		for (int i = 0; i < threads; i++)
+			pthread_join(more[i], NULL);
+	}
 	pthread_join(t, NULL);
 	printf("sent %ld\n", sent);
 	return 0;
