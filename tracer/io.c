@@ -158,22 +158,38 @@ static void guard_at(int fd)
 	bit_put(guarded, fd, 1);
 }
 
-int ctr_fd_guard(int fd)
+/*
+ * A file the tracer's code just opened (the symbolizer's debug files, /proc files): moved
+ * up and guarded when there is room, so that the program's next descriptor keeps its
+ * number however the tracer's threads interleave with it; left where it is when there is
+ * no room (it is closed again soon).
+ */
+static int tracer_open(int r)
 {
-	if (fd < 0)
-		return fd;
+	if (r < 0)
+		return r;
 	int saved = errno;
-	int hi = copy_high(fd);
+	int hi = copy_high(r);
 	if (hi >= 0) {
-		syscall(SYS_close, fd);
-		fd = hi;
-	} else {
-		ctr_warn("the descriptor limit (RLIMIT_NOFILE) leaves no room above the program's "
-			 "descriptors: the trace output takes descriptor %d", fd);
+		syscall(SYS_close, r);
+		guard_at(hi);
+		r = hi;
 	}
 	errno = saved;
-	guard_at(fd);
-	return fd;
+	return r;
+}
+
+int ctr_fd_guard(int fd)
+{
+	int hi = tracer_open(fd);
+	if (hi >= 0 && hi == fd) {
+		int saved = errno;
+		ctr_warn("the descriptor limit (RLIMIT_NOFILE) leaves no room above the program's "
+			 "descriptors: the trace output takes descriptor %d", fd);
+		errno = saved;
+		guard_at(fd);
+	}
+	return hi;
 }
 
 /*
@@ -526,6 +542,8 @@ static mode_t open_mode(int flags, va_list ap)
 		struct ctr_episode c;                                                  \
 		ctr_call_begin(&c, CTR_CLASS_IO, call, IO, -1, 0);                     \
 		int r = real(dirarg path, flags, mode);                                \
+		if (unlikely(ctr_tls.busy))                                            \
+			r = tracer_open(r);                                            \
 		int err = errno;                                                       \
 		fd_forget(r);                                                          \
 		ctr_call_end(&c, r, err);                                              \
