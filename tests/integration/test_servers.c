@@ -236,6 +236,9 @@ static void abuse(struct server *sv)
 	/* Once through a whole big response first: what the tracer opens once for the
 	 * process (perf rings of the traced threads, the symbolizer's files) is then open. */
 	ASSERT_EQ(fetch(sv, sv->big_path), 200);
+	/* And every thread's stack symbolized: the symbolizer keeps the files it read open. */
+	if (strcmp(sv->what, "endpoint") == 0)
+		ASSERT_EQ(fetch(sv, "/debug/pprof/threads?debug=2"), 200);
 	program_works(sv);
 	long threads0 = tt_status_field(sv->pid, "Threads");
 	long rss0 = tt_status_field(sv->pid, "VmRSS");
