@@ -135,9 +135,10 @@ struct ctr_config {
 
 /* Where context switches come from (CTRACE_SWITCHES; sched.c). */
 enum ctr_switches {
-	CTR_SWITCHES_AUTO,   /* per CPU when permitted, else per thread */
+	CTR_SWITCHES_AUTO,   /* a BPF filter, else per CPU when permitted, else per thread */
 	CTR_SWITCHES_CPU,    /* per CPU or none */
 	CTR_SWITCHES_THREAD, /* per thread */
+	CTR_SWITCHES_BPF,    /* a BPF filter or none */
 };
 
 /* Global state. Fields below "control" change only under ctl. */
@@ -305,7 +306,18 @@ int ctr_sched_cpu_wide(void);    /* 1 while the per-CPU rings are open */
 void ctr_sched_cpu_collect(uint64_t *lost);
 /* Thread @tid's switches of the last collect: @n of them. */
 const struct ctr_switch *ctr_sched_cpu_find(uint32_t tid, size_t *n);
-extern char ctr_perf_status[160];
+/* The writer freed the slot of thread @tid: its switches are no longer wanted. */
+void ctr_sched_thread_gone(uint32_t tid);
+/* Where the switches come from: "bpf", "cpu" or "thread". */
+const char *ctr_sched_rings_name(void);
+extern char ctr_perf_status[320];
+
+/* schedbpf.c: switches through a BPF filter on the sched_switch tracepoint. */
+int ctr_sched_bpf_open(char *why, size_t why_len); /* 0, or -1 and why */
+void ctr_sched_bpf_close(void);
+void ctr_sched_bpf_mark(uint32_t tid, int ours);
+void ctr_sched_bpf_read(void (*fn)(void *ud, const struct ctr_switch *sw), void *ud,
+			uint64_t *lost);
 
 /* symwarm.c: the frames of stacks new to the writer, symbolized on a thread of their own
  * so that loading a library's debug information does not stop the writer's draining. */

@@ -32,7 +32,7 @@
 #define SAMPLE_ID_SIZE 24 /* pid, tid (u32 each), time (u64), cpu, res (u32 each) */
 
 /* Why context switches are missing, once for the whole process; "" while they work. */
-char ctr_perf_status[160];
+char ctr_perf_status[320];
 
 struct perf_ring {
 	uint8_t *base; /* the control page, then the data pages; NULL when not mapped */
@@ -43,6 +43,7 @@ struct perf_ring {
 static struct perf_ring *cpu_rings;
 static unsigned n_cpu_rings;
 static _Atomic int cpu_wide;
+static int cpu_bpf; /* with cpu_wide: the switches come through the BPF filter instead */
 
 /* This process's switches read from the per-CPU rings, sorted by thread then time. */
 static struct ctr_switch *sw;
@@ -168,11 +169,16 @@ static void switch_flags(const struct perf_event_header *h, struct ctr_switch *o
 
 void ctr_sched_thread_init(struct ctr_slot *s)
 {
-	if (atomic_load_explicit(&cpu_wide, memory_order_acquire))
-		return; /* the capture's CPU rings see this thread; ask again after it */
+	if (atomic_load_explicit(&cpu_wide, memory_order_acquire)) {
+		/* The capture's CPU rings see this thread; ask again after it. The BPF filter
+		 * must be told that it is ours, before its next switch. */
+		if (cpu_bpf)
+			ctr_sched_bpf_mark(s->tid, 1);
+		return;
+	}
 	s->perf_fd = -2; /* tried: do not try again for this thread */
 	if (!(ctr_g.cfg.classes & CTR_CLASS_SCHED) || ctr_perf_status[0] ||
-	    ctr_g.cfg.switches == CTR_SWITCHES_CPU)
+	    ctr_g.cfg.switches == CTR_SWITCHES_CPU || ctr_g.cfg.switches == CTR_SWITCHES_BPF)
 		return;
 	struct perf_ring r;
 	int saved = errno;
@@ -235,11 +241,46 @@ void ctr_sched_drain(struct ctr_slot *s,
 
 /* ---- per CPU ---- */
 
+/* Every live thread's switches wanted by the BPF filter: those that took a slot before
+ * it was there, or while the writer was between two collects. */
+static void bpf_mark_live(void)
+{
+	for (struct ctr_slot *s = atomic_load_explicit(&ctr_g.slots, memory_order_acquire); s;
+	     s = s->next)
+		if (atomic_load_explicit(&s->state, memory_order_acquire) == CTR_SLOT_LIVE)
+			ctr_sched_bpf_mark(s->tid, 1);
+}
+
+static int bpf_open(void)
+{
+	char why[256];
+	int saved = errno;
+	if (ctr_sched_bpf_open(why, sizeof(why)) < 0) {
+		if (ctr_g.cfg.switches == CTR_SWITCHES_BPF)
+			snprintf(ctr_perf_status, sizeof(ctr_perf_status),
+				 "unavailable: CTRACE_SWITCHES=bpf: %s", why);
+		errno = saved;
+		return -1;
+	}
+	errno = saved;
+	cpu_bpf = 1;
+	sw_len = 0;
+	atomic_store_explicit(&cpu_wide, 1, memory_order_release);
+	bpf_mark_live();
+	return 0;
+}
+
 int ctr_sched_cpu_open(void)
 {
 	if (!(ctr_g.cfg.classes & CTR_CLASS_SCHED) || ctr_g.cfg.switches == CTR_SWITCHES_THREAD ||
 	    atomic_load(&cpu_wide))
 		return -1;
+	if (ctr_g.cfg.switches == CTR_SWITCHES_BPF || ctr_g.cfg.switches == CTR_SWITCHES_AUTO) {
+		if (bpf_open() == 0)
+			return 0;
+		if (ctr_g.cfg.switches == CTR_SWITCHES_BPF)
+			return -1;
+	}
 	long n = sysconf(_SC_NPROCESSORS_CONF);
 	if (n < 1 || n > 4096)
 		return -1;
@@ -284,6 +325,9 @@ void ctr_sched_cpu_close(void)
 {
 	if (!atomic_load(&cpu_wide))
 		return;
+	if (cpu_bpf)
+		ctr_sched_bpf_close();
+	cpu_bpf = 0;
 	for (unsigned i = 0; i < n_cpu_rings; i++)
 		ring_close(&cpu_rings[i]);
 	free(cpu_rings);
@@ -306,6 +350,20 @@ int ctr_sched_cpu_wide(void)
 	return atomic_load_explicit(&cpu_wide, memory_order_acquire);
 }
 
+static void sw_push(void *ud, const struct ctr_switch *one)
+{
+	(void)ud;
+	if (sw_len == sw_cap) {
+		size_t cap = sw_cap ? 2 * sw_cap : 1024;
+		struct ctr_switch *p = realloc(sw, cap * sizeof(*p));
+		if (!p)
+			return;
+		sw = p;
+		sw_cap = cap;
+	}
+	sw[sw_len++] = *one;
+}
+
 static void cpu_record(void *ud, const struct perf_event_header *h, const uint8_t *rec)
 {
 	uint32_t self = *(const uint32_t *)ud, pid;
@@ -318,15 +376,7 @@ static void cpu_record(void *ud, const struct perf_event_header *h, const uint8_
 	if (pid != self)
 		return;
 	switch_flags(h, &one);
-	if (sw_len == sw_cap) {
-		size_t cap = sw_cap ? 2 * sw_cap : 1024;
-		struct ctr_switch *p = realloc(sw, cap * sizeof(*p));
-		if (!p)
-			return;
-		sw = p;
-		sw_cap = cap;
-	}
-	sw[sw_len++] = one;
+	sw_push(NULL, &one);
 }
 
 static int by_thread_time(const void *a, const void *b)
@@ -343,12 +393,29 @@ void ctr_sched_cpu_collect(uint64_t *lost)
 	sw_len = 0;
 	if (!atomic_load_explicit(&cpu_wide, memory_order_acquire))
 		return;
+	if (cpu_bpf) {
+		bpf_mark_live();
+		ctr_sched_bpf_read(sw_push, NULL, lost);
+	}
 	for (unsigned i = 0; i < n_cpu_rings; i++)
 		if (cpu_rings[i].base)
 			ring_read(&cpu_rings[i], cpu_record, &self, lost);
 	/* Each CPU's records are in time order, a thread's across CPUs are not. */
 	if (sw_len > 1)
 		qsort(sw, sw_len, sizeof(*sw), by_thread_time);
+}
+
+void ctr_sched_thread_gone(uint32_t tid)
+{
+	if (cpu_bpf)
+		ctr_sched_bpf_mark(tid, 0);
+}
+
+const char *ctr_sched_rings_name(void)
+{
+	if (!atomic_load_explicit(&cpu_wide, memory_order_acquire))
+		return "thread";
+	return cpu_bpf ? "bpf" : "cpu";
 }
 
 const struct ctr_switch *ctr_sched_cpu_find(uint32_t tid, size_t *n)

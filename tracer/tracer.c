@@ -233,8 +233,10 @@ void ctr_config_from_env(void)
 			c->switches = CTR_SWITCHES_CPU;
 		else if (strcmp(s, "thread") == 0)
 			c->switches = CTR_SWITCHES_THREAD;
+		else if (strcmp(s, "bpf") == 0)
+			c->switches = CTR_SWITCHES_BPF;
 		else
-			ctr_warn("CTRACE_SWITCHES=%s is not auto, cpu or thread; using auto", s);
+			ctr_warn("CTRACE_SWITCHES=%s is not auto, bpf, cpu or thread; using auto", s);
 	}
 	if ((s = getenv("CTRACE_CLOCK")) && *s && strcmp(s, "tsc") != 0 &&
 	    strcmp(s, "monotonic") != 0)

@@ -131,7 +131,7 @@ static void gen_begin(void)
 								: "perf");
 	if ((ctr_g.cfg.classes & CTR_CLASS_SCHED) && !ctr_perf_status[0])
 		ctr_genenc_info(&W.enc, "context_switch_rings",
-				ctr_sched_cpu_wide() ? "cpu" : "thread");
+				ctr_sched_rings_name());
 	ctr_gentab_reset();
 	ctr_clock_sync(&W.gen_sync);
 	W.gen_events = 0;
@@ -539,6 +539,7 @@ done:
 			slot_lost_tail(s, ctr_ticks(), 1);
 		}
 		ctr_sched_thread_fini(s);
+		ctr_sched_thread_gone(s->tid);
 		s->w_ticks = 0;
 		s->w_alloc_count = s->w_alloc_bytes = s->w_free_count = 0;
 		memset(s->w_alloc_base, 0, sizeof(s->w_alloc_base));
@@ -624,9 +625,10 @@ static void gen_finish(int last)
 	if (last)
 		schedstat_all(end.ticks);
 	ctr_gentab_emit(&W.enc);
-	uint64_t lost = atomic_load(&ctr_g.lost_noslot);
+	uint64_t lost = atomic_load(&ctr_g.lost_noslot) + perf_lost;
 	if (lost > W.lost_written) {
-		/* Events no thread could record: a process-wide lost record (tid 0). */
+		/* Events no thread could record, and context switches the kernel or the
+		 * writer dropped: a process-wide lost record (tid 0). */
 		uint8_t ev[1 + 2 * CTR_VARINT_MAX];
 		uint64_t arg = lost - W.lost_written;
 		size_t n = ctr_event_encode(ev, CTRACE_EV_LOST, 0, &arg, 1, NULL, 0);
@@ -857,12 +859,12 @@ static int writer_start(struct ctr_sink *first)
 	W.sinks = first;
 	W.seq = 0;
 	W.error = 0;
-	W.lost_written = atomic_load(&ctr_g.lost_noslot);
 	atomic_store(&W.req, 0);
 	read_process();
 	/* Whatever the rings hold is from before this capture; allocation counters count
 	 * from here. */
 	drain_all(0);
+	W.lost_written = atomic_load(&ctr_g.lost_noslot) + perf_lost;
 	for (struct ctr_slot *s = atomic_load_explicit(&ctr_g.slots, memory_order_acquire); s;
 	     s = s->next) {
 		s->w_alloc_base[0] = s->w_alloc_count = atomic_load(&s->alloc_count);

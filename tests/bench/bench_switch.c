@@ -5,10 +5,11 @@
  * open, their rings emptied every 256 round trips as the writer would. Interleaved runs,
  * medians, the cost per switch over the untraced run.
  *
- * Rows: perf's switch records per CPU (ctrace's default, CTRACE_SWITCHES=cpu) and per
- * thread (CTRACE_SWITCHES=thread); the sched_switch tracepoint per CPU, counted only and
- * with a sample per switch (needs tracefs to find its id). A row that cannot be opened
- * here says why.
+ * Rows: ctrace's BPF filter on the sched_switch tracepoint (tracer/schedbpf.c, compiled
+ * in: CTRACE_SWITCHES=bpf, the default where permitted), perf's switch records per CPU
+ * (CTRACE_SWITCHES=cpu) and per thread (CTRACE_SWITCHES=thread); the sched_switch
+ * tracepoint per CPU, counted only and with a perf sample per switch. The tracepoint rows
+ * need tracefs. A row that cannot be opened here says why.
  *
  * Usage: bench_switch [ROUND_TRIPS] [REPS]   (defaults: 50000, 7)
  */
@@ -26,15 +27,17 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "../../tracer/internal.h" /* the BPF filter's functions (tracer/schedbpf.c) */
 #include "benchlib.h"
 
 #define RING_PAGES 32
 #define MAX_RINGS 64
 
-enum way { NONE, CPU_RECORDS, THREAD_RECORDS, TP_COUNT, TP_SAMPLE, N_WAYS };
+enum way { NONE, BPF_FILTER, CPU_RECORDS, THREAD_RECORDS, TP_COUNT, TP_SAMPLE, N_WAYS };
 
 static const char *way_name[N_WAYS] = {
 	"untraced",
+	"BPF filter, BPF ring buffer",
 	"switch records, per CPU",
 	"switch records, per thread",
 	"sched_switch tracepoint, counted",
@@ -45,6 +48,7 @@ struct rings {
 	struct perf_event_mmap_page *page[MAX_RINGS];
 	size_t size;
 	int n;
+	int bpf; /* the BPF filter is open */
 	uint64_t bytes;
 };
 
@@ -53,6 +57,7 @@ static long round_trips = 50000;
 static int pin_cpu;
 static long tp_id = -1;
 static char tp_why[320] = "tracefs shows no sched/sched_switch";
+static char bpf_why[256];
 
 static void pin(void)
 {
@@ -122,9 +127,18 @@ static int ring_add(struct rings *r, enum way w, int pid, int cpu)
 	return 0;
 }
 
+static void count_switch(void *ud, const struct ctr_switch *sw)
+{
+	(void)sw;
+	*(uint64_t *)ud += 20; /* a 40-byte record (header included) for an out and an in */
+}
+
 /* Give back all the rings hold, as a reader that only counts: ctrace's writer does more. */
 static void rings_empty(struct rings *r)
 {
+	uint64_t lost = 0;
+	if (r->bpf)
+		ctr_sched_bpf_read(count_switch, &r->bytes, &lost);
 	for (int i = 0; i < r->n; i++) {
 		struct perf_event_mmap_page *p = r->page[i];
 		uint64_t head = __atomic_load_n(&p->data_head, __ATOMIC_ACQUIRE);
@@ -135,6 +149,9 @@ static void rings_empty(struct rings *r)
 
 static void rings_close(struct rings *r)
 {
+	if (r->bpf)
+		ctr_sched_bpf_close();
+	r->bpf = 0;
 	for (int i = 0; i < r->n; i++)
 		munmap(r->page[i], r->size);
 	r->n = 0;
@@ -153,6 +170,8 @@ static void *peer_main(void *arg)
 	pin();
 	if (p->way == THREAD_RECORDS && ring_add(p->rings, THREAD_RECORDS, 0, -1) < 0)
 		p->err = errno;
+	if (p->way == BPF_FILTER)
+		ctr_sched_bpf_mark((uint32_t)gettid(), 1);
 	pthread_barrier_wait(p->ready);
 	if (p->err)
 		return NULL;
@@ -177,6 +196,12 @@ static double run(enum way w, double *bytes)
 				errno = err;
 				return -1;
 			}
+	}
+	if (w == BPF_FILTER) {
+		if (ctr_sched_bpf_open(bpf_why, sizeof(bpf_why)) < 0)
+			return -1;
+		r.bpf = 1;
+		ctr_sched_bpf_mark((uint32_t)gettid(), 1);
 	}
 	pin();
 	if (w == THREAD_RECORDS && ring_add(&r, w, 0, -1) < 0)
@@ -263,7 +288,9 @@ int main(int argc, char **argv)
 			if (why[w][0])
 				continue;
 			ns[w][i] = run((enum way)w, &bytes[w]);
-			if (ns[w][i] < 0)
+			if (ns[w][i] < 0 && w == BPF_FILTER)
+				snprintf(why[w], sizeof(why[w]), "%s", bpf_why);
+			else if (ns[w][i] < 0)
 				snprintf(why[w], sizeof(why[w]), "perf_event_open: %s%s",
 					 strerror(errno),
 					 errno == EACCES || errno == EPERM
