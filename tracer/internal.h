@@ -316,6 +316,7 @@ extern char ctr_perf_status[320];
 int ctr_sched_bpf_open(char *why, size_t why_len); /* 0, or -1 and why */
 void ctr_sched_bpf_close(void);
 void ctr_sched_bpf_mark(uint32_t tid, int ours);
+void ctr_sched_bpf_fork_child(void);
 void ctr_sched_bpf_read(void (*fn)(void *ud, const struct ctr_switch *sw), void *ud,
 			uint64_t *lost);
 

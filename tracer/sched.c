@@ -43,7 +43,7 @@ struct perf_ring {
 static struct perf_ring *cpu_rings;
 static unsigned n_cpu_rings;
 static _Atomic int cpu_wide;
-static int cpu_bpf; /* with cpu_wide: the switches come through the BPF filter instead */
+static _Atomic int cpu_bpf; /* with cpu_wide: the switches come through the BPF filter */
 
 /* This process's switches read from the per-CPU rings, sorted by thread then time. */
 static struct ctr_switch *sw;
@@ -342,6 +342,7 @@ void ctr_sched_cpu_close(void)
 void ctr_sched_cpu_forget(void)
 {
 	/* In a fork child: the rings are the parent's (mapped into both); unmap our view. */
+	ctr_sched_bpf_fork_child();
 	ctr_sched_cpu_close();
 }
 

@@ -20,6 +20,7 @@
  * end detaches the program.
  */
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <linux/bpf.h>
 #include <linux/perf_event.h>
@@ -49,6 +50,10 @@ static struct {
 	size_t prod_size;
 	_Atomic uint64_t *bits; /* the tid bitmap; its last word counts records dropped */
 	size_t bits_words, bits_size;
+	/* The bitmap as threads marking themselves see it (NULL while closed), and how
+	 * many are marking: close waits for them before unmapping it. */
+	_Atomic uint64_t *_Atomic live;
+	_Atomic int marking;
 	void *event;         /* the tracepoint event's control page: holds the event */
 	uint64_t lost_seen;
 } B;
@@ -238,6 +243,9 @@ static long tid_limit(void)
 
 void ctr_sched_bpf_close(void)
 {
+	atomic_store(&B.live, NULL);
+	while (atomic_load(&B.marking))
+		sched_yield();
 	if (B.event)
 		munmap(B.event, (size_t)sysconf(_SC_PAGESIZE));
 	if (B.cons)
@@ -320,6 +328,7 @@ int ctr_sched_bpf_open(char *why, size_t why_len)
 	syscall(SYS_close, prog_fd);
 	syscall(SYS_close, ring_fd);
 	syscall(SYS_close, bits_fd);
+	atomic_store(&B.live, B.bits);
 	return 0;
 
 fail_map:
@@ -332,18 +341,28 @@ fail:
 	return -1;
 }
 
+/* Any thread, at its first event of a capture; the writer for the others. Sequentially
+ * consistent against close: either close sees this thread marking and waits, or this
+ * thread sees the bitmap gone. */
 void ctr_sched_bpf_mark(uint32_t tid, int ours)
 {
-	if (!B.bits || tid / 64 >= B.bits_words - 1)
-		return;
-	uint64_t bit = 1ull << (tid % 64);
-	_Atomic uint64_t *w = &B.bits[tid / 64];
-	if (ours) {
-		if (!(atomic_load_explicit(w, memory_order_relaxed) & bit))
+	atomic_fetch_add(&B.marking, 1);
+	_Atomic uint64_t *bits = atomic_load(&B.live);
+	if (bits && tid / 64 < B.bits_words - 1) {
+		uint64_t bit = 1ull << (tid % 64);
+		_Atomic uint64_t *w = &bits[tid / 64];
+		if (!ours)
+			atomic_fetch_and_explicit(w, ~bit, memory_order_relaxed);
+		else if (!(atomic_load_explicit(w, memory_order_relaxed) & bit))
 			atomic_fetch_or_explicit(w, bit, memory_order_relaxed);
-	} else {
-		atomic_fetch_and_explicit(w, ~bit, memory_order_relaxed);
 	}
+	atomic_fetch_sub(&B.marking, 1);
+}
+
+void ctr_sched_bpf_fork_child(void)
+{
+	/* Threads that were marking in the parent are gone: nobody to wait for. */
+	atomic_store(&B.marking, 0);
 }
 
 void ctr_sched_bpf_read(void (*fn)(void *ud, const struct ctr_switch *sw), void *ud,
