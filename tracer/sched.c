@@ -351,14 +351,19 @@ int ctr_sched_cpu_wide(void)
 	return atomic_load_explicit(&cpu_wide, memory_order_acquire);
 }
 
+/* Switches read but not kept (no memory to keep them in), for the next collect's @lost. */
+static uint64_t sw_dropped;
+
 static void sw_push(void *ud, const struct ctr_switch *one)
 {
 	(void)ud;
 	if (sw_len == sw_cap) {
 		size_t cap = sw_cap ? 2 * sw_cap : 1024;
 		struct ctr_switch *p = realloc(sw, cap * sizeof(*p));
-		if (!p)
+		if (!p) {
+			sw_dropped++;
 			return;
+		}
 		sw = p;
 		sw_cap = cap;
 	}
@@ -394,6 +399,8 @@ void ctr_sched_cpu_collect(uint64_t *lost)
 	sw_len = 0;
 	if (!atomic_load_explicit(&cpu_wide, memory_order_acquire))
 		return;
+	*lost += sw_dropped;
+	sw_dropped = 0;
 	if (cpu_bpf) {
 		bpf_mark_live();
 		ctr_sched_bpf_read(sw_push, NULL, lost);
