@@ -32,6 +32,12 @@ void ctr_kick_writer(void)
 	syscall(SYS_futex, &ctr_g.kick, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
+/* ctr_g.key is made once, by the first of ctr_init and the first slot taken. Without it
+ * (no key left) a thread's slot is not given back at its exit. */
+static pthread_once_t key_once = PTHREAD_ONCE_INIT;
+static _Atomic int key_made;
+static void slot_release(void *p);
+
 static void slot_bind(struct ctr_slot *s)
 {
 	s->tid = (uint32_t)ctr_gettid();
@@ -49,7 +55,12 @@ static void slot_bind(struct ctr_slot *s)
 	s->st_call = 0;
 	ctr_tls.slot = s;
 	ctr_tls.state = 1;
-	pthread_setspecific(ctr_g.key, s);
+	/* A library's constructor can make the first traced call before ours has run: the
+	 * key is made here then. Never store under a key not ours (key 0, the zero of
+	 * ctr_g.key, was glib's in perf, which crashed at exit). */
+	ctr_buffer_init();
+	if (atomic_load_explicit(&key_made, memory_order_acquire))
+		pthread_setspecific(ctr_g.key, s);
 }
 
 /*
@@ -279,7 +290,8 @@ void ctr_become_internal(void)
 		atomic_store(&mine->alloc_bytes, 0);
 		atomic_store(&mine->free_count, 0);
 		ctr_tls.slot = NULL;
-		pthread_setspecific(ctr_g.key, NULL);
+		if (atomic_load_explicit(&key_made, memory_order_acquire))
+			pthread_setspecific(ctr_g.key, NULL);
 		atomic_store_explicit(&mine->state, CTR_SLOT_DEAD, memory_order_release);
 	}
 	ctr_tls.state = 2;
@@ -319,9 +331,15 @@ static void slot_release(void *p)
 	atomic_store_explicit(&s->state, CTR_SLOT_DEAD, memory_order_release);
 }
 
+static void key_make(void)
+{
+	if (pthread_key_create(&ctr_g.key, slot_release) == 0)
+		atomic_store_explicit(&key_made, 1, memory_order_release);
+}
+
 void ctr_buffer_init(void)
 {
-	pthread_key_create(&ctr_g.key, slot_release);
+	pthread_once(&key_once, key_make);
 }
 
 /*

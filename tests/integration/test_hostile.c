@@ -197,6 +197,9 @@ static void signals(void) { hostile("signals", 100); }
 static void longjmp_out(void) { hostile("longjmp", 400); }
 static void exitthread(void) { hostile("exitthread", 8); }
 static void dlopen_threads(void) { hostile("dlopen", 160); }
+/* A library's constructor ran before the tracer's and kept a value under a key: the
+ * tracer's first call must not store its slot under that key (perf crashed at exit). */
+static void earlykey(void) { hostile("earlykey", 0); }
 
 /* Contention between two threads for 1.2 s makes hundreds of lock waits; 200 events is
  * far below what any of these makes when the trace is whole, and far above what is left
@@ -270,6 +273,7 @@ int main(int argc, char **argv)
 	RUN(longjmp_out);
 	RUN(exitthread);
 	RUN(dlopen_threads);
+	RUN(earlykey);
 	RUN(flood);
 	RUN(closeall);
 	RUN(dup2_low);

@@ -30,6 +30,8 @@
  *              which opens /dev/null until EMFILE and then contends
  *   seccomp    a seccomp filter makes perf_event_open and timer_create fail with EPERM;
  *              then the same contention
+ *   earlykey   a library's constructor, run before the tracer's, made a thread-specific
+ *              key and stored a value (torture_early.c): is it still there?
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -645,6 +647,19 @@ static int mode_seccomp(void)
 	return 0;
 }
 
+/* ---- earlykey ---- */
+
+extern pthread_key_t torture_early_key;
+extern int torture_early_marker, torture_early_ready;
+
+static int mode_earlykey(void)
+{
+	int kept = torture_early_ready &&
+		   pthread_getspecific(torture_early_key) == &torture_early_marker;
+	printf("earlykey: the constructor's value is %s\n", kept ? "kept" : "lost");
+	return kept ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -699,6 +714,8 @@ int main(int argc, char **argv)
 		return mode_nofile_child();
 	if (strcmp(m, "seccomp") == 0)
 		return mode_seccomp();
+	if (strcmp(m, "earlykey") == 0)
+		return mode_earlykey();
 	fprintf(stderr, "torture: unknown mode %s\n", m);
 	return 2;
 }
