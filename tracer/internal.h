@@ -304,6 +304,9 @@ void ctr_sched_cpu_forget(void); /* fork child: the rings are the parent's */
 int ctr_sched_cpu_wide(void);    /* 1 while the per-CPU rings are open */
 /* Read every per-CPU ring: this process's switches, sorted by thread and time. */
 void ctr_sched_cpu_collect(uint64_t *lost);
+/* How full the fullest per-CPU (or BPF) switch ring was at the last collect, in
+ * thousandths: those rings cannot grow, the writer drains sooner instead. */
+unsigned ctr_sched_cpu_fill(void);
 /* Thread @tid's switches of the last collect: @n of them. */
 const struct ctr_switch *ctr_sched_cpu_find(uint32_t tid, size_t *n);
 /* The writer freed the slot of thread @tid: its switches are no longer wanted. */
@@ -317,8 +320,8 @@ int ctr_sched_bpf_open(char *why, size_t why_len); /* 0, or -1 and why */
 void ctr_sched_bpf_close(void);
 void ctr_sched_bpf_mark(uint32_t tid, int ours);
 void ctr_sched_bpf_fork_child(void);
-void ctr_sched_bpf_read(void (*fn)(void *ud, const struct ctr_switch *sw), void *ud,
-			uint64_t *lost);
+unsigned ctr_sched_bpf_read(void (*fn)(void *ud, const struct ctr_switch *sw), void *ud,
+			    uint64_t *lost);
 
 /* symwarm.c: the frames of stacks new to the writer, symbolized on a thread of their own
  * so that loading a library's debug information does not stop the writer's draining. */

@@ -115,15 +115,16 @@ static void ring_copy(uint8_t *dst, const uint8_t *data, uint64_t mask, uint64_t
  * kernel dropped. The data area is a power of two pages: positions are masked, where a
  * division for every byte read had cost about 200 ns a record.
  */
-static void ring_read(struct perf_ring *r,
-		      void (*fn)(void *ud, const struct perf_event_header *h, const uint8_t *rec),
-		      void *ud, uint64_t *lost)
+static unsigned ring_read(struct perf_ring *r,
+			  void (*fn)(void *ud, const struct perf_event_header *h, const uint8_t *rec),
+			  void *ud, uint64_t *lost)
 {
 	struct perf_event_mmap_page *meta = (void *)r->base;
 	const uint8_t *data = r->base + page_size();
 	const uint64_t mask = r->size - page_size() - 1;
 	uint64_t head = __atomic_load_n(&meta->data_head, __ATOMIC_ACQUIRE);
 	uint64_t tail = meta->data_tail;
+	unsigned fill = head - tail > mask ? 1000 : (unsigned)((head - tail) * 1000 / (mask + 1));
 
 	while (tail < head) {
 		struct perf_event_header h;
@@ -148,6 +149,7 @@ static void ring_read(struct perf_ring *r,
 		tail += h.size;
 	}
 	__atomic_store_n(&meta->data_tail, tail, __ATOMIC_RELEASE);
+	return fill;
 }
 
 /* A switch record's sample_id at @id: the thread's pid and tid, the time, the CPU. */
@@ -353,6 +355,8 @@ int ctr_sched_cpu_wide(void)
 
 /* Switches read but not kept (no memory to keep them in), for the next collect's @lost. */
 static uint64_t sw_dropped;
+/* How full the fullest ring was at the last collect, in thousandths. */
+static unsigned sw_fill;
 
 static void sw_push(void *ud, const struct ctr_switch *one)
 {
@@ -401,16 +405,26 @@ void ctr_sched_cpu_collect(uint64_t *lost)
 		return;
 	*lost += sw_dropped;
 	sw_dropped = 0;
+	unsigned fill = 0;
 	if (cpu_bpf) {
 		bpf_mark_live();
-		ctr_sched_bpf_read(sw_push, NULL, lost);
+		fill = ctr_sched_bpf_read(sw_push, NULL, lost);
 	}
-	for (unsigned i = 0; i < n_cpu_rings; i++)
-		if (cpu_rings[i].base)
-			ring_read(&cpu_rings[i], cpu_record, &self, lost);
+	for (unsigned i = 0; i < n_cpu_rings; i++) {
+		if (!cpu_rings[i].base)
+			continue;
+		unsigned f = ring_read(&cpu_rings[i], cpu_record, &self, lost);
+		fill = f > fill ? f : fill;
+	}
+	sw_fill = fill;
 	/* Each CPU's records are in time order, a thread's across CPUs are not. */
 	if (sw_len > 1)
 		qsort(sw, sw_len, sizeof(*sw), by_thread_time);
+}
+
+unsigned ctr_sched_cpu_fill(void)
+{
+	return sw_fill;
 }
 
 void ctr_sched_thread_gone(uint32_t tid)

@@ -140,7 +140,9 @@ static int tp_format_read(struct tp_format *tp, char *why, size_t why_len)
  * The program: r6 the tracepoint's record, r7 prev's tid, r8 next's, r9 which are ours.
  * Each tid's bit is looked up in the bitmap (key tid / 64 on the stack at fp - 4); the
  * record is built at fp - 32 and written with bpf_ringbuf_output; when the ring is full
- * the bitmap's last word counts it.
+ * the bitmap's last word counts it. BPF_RB_NO_WAKEUP: nobody polls the ring (the writer
+ * reads it on its own schedule), so the kernel need not queue an interrupt to wake a
+ * reader whenever a record lands in an empty ring.
  */
 static int prog_load(const struct tp_format *tp, int bits_fd, int ring_fd, uint32_t lost_key,
 		     char *why, size_t why_len)
@@ -175,7 +177,7 @@ static int prog_load(const struct tp_format *tp, int bits_fd, int ring_fd, uint3
 		CALL(BPF_FUNC_get_smp_processor_id), STX(BPF_W, 10, 0, -12),
 		STX(BPF_W, 10, 9, -8), ST(BPF_W, 10, -4, 0),
 		LD_MAP(1, ring_fd), MOV_X(2, 10), ALU_K(BPF_ADD, 2, -32),
-		MOV_K(3, (int)sizeof(struct bpf_rec)), MOV_K(4, 0),
+		MOV_K(3, (int)sizeof(struct bpf_rec)), MOV_K(4, BPF_RB_NO_WAKEUP),
 		CALL(BPF_FUNC_ringbuf_output),
 		JEQ_K(0, 0, 9),
 		/* the ring was full: count it */
@@ -365,16 +367,18 @@ void ctr_sched_bpf_fork_child(void)
 	atomic_store(&B.marking, 0);
 }
 
-void ctr_sched_bpf_read(void (*fn)(void *ud, const struct ctr_switch *sw), void *ud,
-			uint64_t *lost)
+unsigned ctr_sched_bpf_read(void (*fn)(void *ud, const struct ctr_switch *sw), void *ud,
+			    uint64_t *lost)
 {
 	if (!B.cons)
-		return;
+		return 0;
 	const size_t page = (size_t)sysconf(_SC_PAGESIZE);
 	const uint8_t *data = B.prod + page;
 	const uint64_t mask = BPF_RING_BYTES - 1;
 	uint64_t cons = __atomic_load_n((uint64_t *)B.cons, __ATOMIC_RELAXED);
 	const uint64_t prod = __atomic_load_n((uint64_t *)B.prod, __ATOMIC_ACQUIRE);
+	unsigned fill = prod - cons >= BPF_RING_BYTES ? 1000
+						       : (unsigned)((prod - cons) * 1000 / BPF_RING_BYTES);
 	while (cons < prod) {
 		const uint8_t *h = data + (cons & mask);
 		uint32_t len = __atomic_load_n((const uint32_t *)h, __ATOMIC_ACQUIRE);
@@ -405,4 +409,5 @@ void ctr_sched_bpf_read(void (*fn)(void *ud, const struct ctr_switch *sw), void 
 	uint64_t dropped = atomic_load_explicit(&B.bits[B.bits_words - 1], memory_order_relaxed);
 	*lost += dropped - B.lost_seen;
 	B.lost_seen = dropped;
+	return fill;
 }

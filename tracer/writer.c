@@ -785,6 +785,30 @@ static void ack(void)
 	syscall(SYS_futex, &W.flushes, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
 }
 
+/*
+ * How long to sleep before the next drain. Thread rings grow to what a drain period needs;
+ * the per-CPU switch rings (and the BPF filter's) cannot, and a burst of switches filled
+ * perf's 128 KiB rings in less than the 10 ms period, losing half of a condvar ping-pong's
+ * records. So when the last collect found one over a quarter full, the sleep shrinks in
+ * proportion (down to 1 ms), and grows back by doubling once they stay under a tenth. A
+ * capture starts at 1 ms: a program switching hard from its first instant fills them
+ * before the first full period ends.
+ */
+static uint64_t next_wait(uint64_t wait)
+{
+	const uint64_t lo = 1000000u, hi = ctr_g.cfg.drain_ns;
+	unsigned fill = ctr_sched_cpu_fill();
+	if (fill > 250)
+		wait = wait * 250 / fill;
+	else if (fill < 100)
+		wait *= 2;
+	if (wait > hi)
+		wait = hi;
+	if (wait < lo)
+		wait = lo < hi ? lo : hi;
+	return wait;
+}
+
 static void *writer_main(void *arg)
 {
 	(void)arg;
@@ -794,14 +818,15 @@ static void *writer_main(void *arg)
 		return NULL; /* a fork child's exec did the work before this thread could start */
 	ctr_internal_thread(1);
 	ctr_symwarm_allow();
-	uint64_t gen_start = ctr_mono_ns();
+	uint64_t gen_start = ctr_mono_ns(), wait = next_wait(0);
 
 	for (;;) {
 		if (!atomic_load_explicit(&ctr_g.kick, memory_order_acquire))
-			futex_wait(&ctr_g.kick, 0, ctr_g.cfg.drain_ns);
+			futex_wait(&ctr_g.kick, 0, wait);
 		atomic_store_explicit(&ctr_g.kick, 0, memory_order_relaxed);
 		int req = atomic_exchange(&W.req, 0);
 		drain_all(1);
+		wait = next_wait(wait);
 		uint64_t now = ctr_mono_ns();
 		int stop = req & REQ_STOP;
 		if (req & REQ_REMOVE) {
@@ -813,6 +838,7 @@ static void *writer_main(void *arg)
 		if (req & REQ_ADD) {
 			add_sink(W.pending);
 			gen_start = now;
+			wait = next_wait(0);
 		}
 		if (stop || (req & REQ_FLUSH) || now - gen_start >= ctr_g.cfg.gen_period_ns ||
 		    ctr_genenc_size(&W.enc) >= ctr_g.cfg.gen_max_bytes) {
