@@ -331,6 +331,8 @@ int ctr_symwarm_add(uint64_t id);
 int ctr_symwarm_pending(void);   /* 1 while a handed-over stack is not symbolized yet */
 void ctr_symwarm_wait(uint64_t ns); /* until none is pending, or @ns passed */
 void ctr_symwarm_fork_child(void);
+void ctr_symwarm_pause(void);   /* its thread returns (the writer's stood down) */
+void ctr_symwarm_restart(void); /* writer thread: a thread again if stacks are queued */
 
 /* gentab.c: the stack tables of the open generation (writer thread only) */
 void ctr_gentab_reset(void);
@@ -385,6 +387,10 @@ int ctr_capture_count(void);
 int ctr_capture_stop_all(int timeout_ms); /* at exit: the final generation to every sink */
 int ctr_writer_flush(int timeout_ms);
 int ctr_writer_flush_exec(int timeout_ms);
+/* With ctl held: the tracer's threads stand down for a call that wants the process
+ * single-threaded (1 when they did), and start again. */
+int ctr_writer_pause(void);
+void ctr_writer_resume(void);
 void ctr_writer_forget(void);
 
 /* tracer.c */

@@ -7,11 +7,15 @@
  * owns the state.
  */
 #include <alloca.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -180,4 +184,80 @@ CTR_WRAP void _exit(int status)
 	if (owner_process())
 		ctr_process_exit();
 	CTR_REAL(_exit)(status);
+}
+
+/*
+ * Calls the kernel refuses to a multi-threaded process (EINVAL): unshare with
+ * CLONE_NEWUSER (which implies CLONE_THREAD), CLONE_THREAD, CLONE_SIGHAND or CLONE_VM, and
+ * setns into a user or mount namespace (or of a type the descriptor names, 0). A program
+ * that makes them while it has one thread of its own must get what it gets untraced, so
+ * the tracer's threads stand down around the call (ctr_writer_pause). The kernel counts a
+ * thread a moment after pthread_join returns for it (its memory is released later), so an
+ * EINVAL right after is tried again for up to 20 ms. A program thread besides the caller,
+ * or the HTTP endpoint's, still makes the call fail, as it would without the tracer.
+ */
+static int (*real_unshare)(int);
+static int (*real_setns)(int, int);
+
+static int lone_call(int (*fn)(int, int), int a, int b)
+{
+	if (!owner_process() || ctr_tls.busy)
+		return fn(a, b);
+	ctr_tls.busy++;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 2;
+	int locked = pthread_mutex_timedlock(&ctr_g.ctl, &ts) == 0;
+	int paused = locked && ctr_writer_pause();
+	int rc = fn(a, b), err = errno;
+	for (int i = 0; paused && rc < 0 && err == EINVAL && i < 200; i++) {
+		struct timespec d = { 0, 100000 };
+		nanosleep(&d, NULL);
+		rc = fn(a, b);
+		err = errno;
+	}
+	if (paused)
+		ctr_writer_resume();
+	if (locked)
+		pthread_mutex_unlock(&ctr_g.ctl);
+	ctr_tls.busy--;
+	errno = err;
+	return rc;
+}
+
+static int call_unshare(int flags, int unused)
+{
+	(void)unused;
+	if (!real_unshare)
+		real_unshare = (int (*)(int))dlsym(RTLD_NEXT, "unshare");
+	if (!real_unshare) {
+		errno = ENOSYS;
+		return -1;
+	}
+	return real_unshare(flags);
+}
+
+static int call_setns(int fd, int nstype)
+{
+	if (!real_setns)
+		real_setns = (int (*)(int, int))dlsym(RTLD_NEXT, "setns");
+	if (!real_setns) {
+		errno = ENOSYS;
+		return -1;
+	}
+	return real_setns(fd, nstype);
+}
+
+CTR_WRAP int unshare(int flags)
+{
+	if (!(flags & (CLONE_NEWUSER | CLONE_THREAD | CLONE_SIGHAND | CLONE_VM)))
+		return call_unshare(flags, 0);
+	return lone_call(call_unshare, flags, 0);
+}
+
+CTR_WRAP int setns(int fd, int nstype)
+{
+	if (nstype != 0 && !(nstype & (CLONE_NEWUSER | CLONE_NEWNS)))
+		return call_setns(fd, nstype);
+	return lone_call(call_setns, fd, nstype);
 }

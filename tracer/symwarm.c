@@ -31,6 +31,8 @@ static struct {
 	_Atomic uint64_t pending; /* queued or being symbolized */
 	_Atomic int allowed;      /* the writer thread runs (not a fork child's exec) */
 	int started;              /* the thread exists (writer thread only) */
+	pthread_t thread;         /* it, while started */
+	_Atomic int quit;         /* it must return (ctr_symwarm_pause) */
 	int failed;               /* it could not be started: the writer symbolizes itself */
 	struct ctr_u64map seen;   /* every stack id handed over (writer thread only) */
 } S = { .lock = PTHREAD_MUTEX_INITIALIZER };
@@ -65,6 +67,8 @@ static void *warm_main(void *arg)
 		ctr_internal_thread(1);
 	for (;;) {
 		uint32_t seen = atomic_load(&S.work);
+		if (atomic_load(&S.quit))
+			break;
 		pthread_mutex_lock(&S.lock);
 		uint64_t id = 0;
 		if (S.len)
@@ -85,16 +89,35 @@ static void *warm_main(void *arg)
 
 static int start(void)
 {
-	pthread_t t;
-	pthread_attr_t attr;
-	if (pthread_attr_init(&attr) != 0)
-		return -1;
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	/* The writer runs with every signal blocked, and so does a thread it creates. Through
-	 * the interposer, which takes a thread the tracer creates as its own (thread.c). */
-	int rc = pthread_create(&t, &attr, warm_main, NULL);
-	pthread_attr_destroy(&attr);
-	return rc == 0 ? 0 : -1;
+	 * the interposer, which takes a thread the tracer creates as its own (thread.c).
+	 * Joinable: ctr_symwarm_pause waits for it to be gone. */
+	return pthread_create(&S.thread, NULL, warm_main, NULL) == 0 ? 0 : -1;
+}
+
+/* The writer thread stood down (ctr_writer_pause): this one goes too, its queue kept. */
+void ctr_symwarm_pause(void)
+{
+	if (!S.started)
+		return;
+	atomic_store(&S.quit, 1);
+	atomic_fetch_add(&S.work, 1);
+	futex_wake(&S.work);
+	pthread_join(S.thread, NULL);
+	atomic_store(&S.quit, 0);
+	S.started = 0;
+}
+
+/* The writer thread (again): a queue left by a pause gets a thread to work it off. */
+void ctr_symwarm_restart(void)
+{
+	if (S.started || S.failed || !atomic_load(&S.allowed) || !S.len)
+		return;
+	if (start() < 0) {
+		S.failed = 1;
+		return;
+	}
+	S.started = 1;
 }
 
 void ctr_symwarm_allow(void)

@@ -23,11 +23,12 @@
 #include "../format/encode.h"
 #include "internal.h"
 
-enum { REQ_STOP = 1, REQ_FLUSH = 2, REQ_ADD = 4, REQ_REMOVE = 8 };
+enum { REQ_STOP = 1, REQ_FLUSH = 2, REQ_ADD = 4, REQ_REMOVE = 8, REQ_PAUSE = 16 };
 
 static struct writer {
 	pthread_t thread;
 	int alive;
+	int paused; /* alive, but its thread stood down for a while (ctr_writer_pause) */
 	struct ctr_genenc enc;
 	int enc_ready;
 	uint32_t seq;
@@ -818,6 +819,7 @@ static void *writer_main(void *arg)
 		return NULL; /* a fork child's exec did the work before this thread could start */
 	ctr_internal_thread(1);
 	ctr_symwarm_allow();
+	ctr_symwarm_restart(); /* after a pause, what was queued */
 	uint64_t gen_start = ctr_mono_ns(), wait = next_wait(0);
 
 	for (;;) {
@@ -854,10 +856,36 @@ static void *writer_main(void *arg)
 			ack();
 		if (stop)
 			break;
+		if (req & REQ_PAUSE) {
+			/* The capture goes on without this thread: the generation stays open,
+			 * the switch rings stay mapped, and the next writer thread carries on. */
+			ctr_internal_thread(0);
+			return NULL;
+		}
 	}
 	ctr_sched_cpu_close();
 	ctr_internal_thread(0);
 	return NULL;
+}
+
+/* Start the writer thread, every signal blocked (it and the threads it starts). */
+static int spawn(void)
+{
+	atomic_store(&W.owner, 0);
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+#ifdef __SANITIZE_THREAD__
+	/* Through the interposable symbol, so that ThreadSanitizer's interceptor sees the
+	 * thread start; ctrace's own wrapper, which it calls next, takes it as internal. */
+	ctr_tls.busy++;
+	int rc = pthread_create(&W.thread, NULL, writer_main, NULL);
+	ctr_tls.busy--;
+#else
+	int rc = CTR_REAL(pthread_create)(&W.thread, NULL, writer_main, NULL);
+#endif
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc;
 }
 
 /* Called with ctl held and ctr_tls.busy set, before tracing is turned on. */
@@ -904,20 +932,7 @@ static int writer_start(struct ctr_sink *first)
 	free(tids);
 	free(names);
 
-	atomic_store(&W.owner, 0);
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-#ifdef __SANITIZE_THREAD__
-	/* Through the interposable symbol, so that ThreadSanitizer's interceptor sees the
-	 * thread start; ctrace's own wrapper, which it calls next, takes it as internal. */
-	ctr_tls.busy++;
-	int rc = pthread_create(&W.thread, NULL, writer_main, NULL);
-	ctr_tls.busy--;
-#else
-	int rc = CTR_REAL(pthread_create)(&W.thread, NULL, writer_main, NULL);
-#endif
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	int rc = spawn();
 	if (rc != 0) {
 		ctr_sched_cpu_close();
 		W.sinks = NULL;
@@ -946,10 +961,10 @@ static int request(int req, struct ctr_sink *k, int timeout_ms)
 	return 0;
 }
 
-static int writer_stop(int timeout_ms)
+/* Post @req (STOP or PAUSE) and join the writer thread within @timeout_ms. */
+static int end_thread(int req, int timeout_ms)
 {
-	ctr_set_on(0);
-	atomic_fetch_or(&W.req, REQ_STOP);
+	atomic_fetch_or(&W.req, req);
 	atomic_store(&ctr_g.kick, 1);
 	syscall(SYS_futex, &ctr_g.kick, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 	struct timespec ts;
@@ -960,13 +975,59 @@ static int writer_stop(int timeout_ms)
 		ts.tv_sec++;
 		ts.tv_nsec -= 1000000000L;
 	}
-	W.alive = 0;
 	if (pthread_timedjoin_np(W.thread, NULL, &ts) != 0) {
 		/* Stuck writing to a sink that does not read: leave it, never hang the program. */
 		pthread_detach(W.thread);
 		return CTRACE_EIO;
 	}
 	return 0;
+}
+
+static int writer_stop(int timeout_ms)
+{
+	ctr_set_on(0);
+	W.alive = 0;
+	if (W.paused) {
+		/* No thread: the last generation is written here. */
+		W.paused = 0;
+		if (spawn() != 0)
+			return CTRACE_ENOMEM;
+	}
+	return end_thread(REQ_STOP, timeout_ms);
+}
+
+/*
+ * unshare(CLONE_NEWUSER) and setns into a user or mount namespace want the calling
+ * process single-threaded (EINVAL otherwise), and a program that makes them before its
+ * first thread must not fail for the tracer's threads: the writer thread (and the
+ * symbolizer's) stand down while the call is made, the capture staying open, and start
+ * again after it. Called with ctl held. @return 1 when they stood down.
+ */
+int ctr_writer_pause(void)
+{
+	if (!W.alive || W.paused)
+		return 0;
+	if (end_thread(REQ_PAUSE, 2000) != 0) {
+		/* Stuck in a sink: the capture is given up rather than the program blocked. */
+		ctr_set_on(0);
+		W.alive = 0;
+		return 0;
+	}
+	ctr_symwarm_pause();
+	W.paused = 1;
+	return 1;
+}
+
+void ctr_writer_resume(void)
+{
+	if (!W.paused)
+		return;
+	W.paused = 0;
+	atomic_store(&W.req, 0);
+	if (spawn() != 0) {
+		ctr_set_on(0); /* no thread to write with: the capture ends unwritten */
+		W.alive = 0;
+	}
 }
 
 int ctr_capture_add(struct ctr_sink *k)
@@ -1018,6 +1079,8 @@ int ctr_writer_flush(int timeout_ms)
 {
 	if (!W.alive)
 		return CTRACE_ENOTRUNNING;
+	if (W.paused)
+		return CTRACE_EBUSY;
 	return request(REQ_FLUSH, NULL, timeout_ms);
 }
 
@@ -1047,6 +1110,7 @@ int ctr_writer_flush_exec(int timeout_ms)
 void ctr_writer_forget(void)
 {
 	W.alive = 0;
+	W.paused = 0;
 	W.sinks = NULL;
 	atomic_store(&W.req, 0);
 }

@@ -201,6 +201,30 @@ static void dlopen_threads(void) { hostile("dlopen", 160); }
  * tracer's first call must not store its slot under that key (perf crashed at exit). */
 static void earlykey(void) { hostile("earlykey", 0); }
 
+/*
+ * unshare(CLONE_NEWUSER) from a program with one thread of its own: the kernel refuses
+ * it to a multi-threaded process, so the tracer's threads stand down around it. Recorded
+ * only: the HTTP endpoint's thread cannot. The trace goes on after it: the second
+ * contention's two threads are in it too.
+ */
+static void unshare_user(void)
+{
+	struct run b;
+	bare("unshare", &b);
+	fprintf(stderr, "  bare: %s", b.out);
+	recorded("unshare", &b, NULL, 0, 200, NULL);
+	char trace[4300], *json;
+	snprintf(trace, sizeof(trace), "%s/unshare.trace", tmp);
+	ASSERT_EQ(stats_of(trace, &json), 0);
+	int threads = 0;
+	for (const char *p = json; (p = strstr(p, "\"tid\":")) != NULL; p++)
+		threads++;
+	fprintf(stderr, "  unshare: %d threads in the trace\n", threads);
+	ASSERT_GE(threads, 5); /* main, and two contending threads before and two after */
+	free(json);
+	free(b.out);
+}
+
 /* Contention between two threads for 1.2 s makes hundreds of lock waits; 200 events is
  * far below what any of these makes when the trace is whole, and far above what is left
  * when the trace or the endpoint stops at the program's close or dup2 calls. */
@@ -274,6 +298,7 @@ int main(int argc, char **argv)
 	RUN(exitthread);
 	RUN(dlopen_threads);
 	RUN(earlykey);
+	RUN(unshare_user);
 	RUN(flood);
 	RUN(closeall);
 	RUN(dup2_low);

@@ -32,11 +32,15 @@
  *              then the same contention
  *   earlykey   a library's constructor, run before the tracer's, made a thread-specific
  *              key and stored a value (torture_early.c): is it still there?
+ *   unshare    the lock contention (threads that end), then, single-threaded again,
+ *              unshare(CLONE_NEWUSER), which the kernel refuses a multi-threaded process;
+ *              then the contention again
  */
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <dirent.h>
@@ -647,6 +651,19 @@ static int mode_seccomp(void)
 	return 0;
 }
 
+/* ---- unshare ---- */
+
+static int mode_unshare(void)
+{
+	int before = contention();
+	int rc = unshare(CLONE_NEWUSER);
+	const char *how = rc == 0 ? "made" : strerror(errno);
+	int after = contention();
+	printf("unshare: user namespace %s, threads %s and %s\n", how, before ? "ran" : "failed",
+	       after ? "ran" : "failed");
+	return 0;
+}
+
 /* ---- earlykey ---- */
 
 extern pthread_key_t torture_early_key;
@@ -716,6 +733,8 @@ int main(int argc, char **argv)
 		return mode_seccomp();
 	if (strcmp(m, "earlykey") == 0)
 		return mode_earlykey();
+	if (strcmp(m, "unshare") == 0)
+		return mode_unshare();
 	fprintf(stderr, "torture: unknown mode %s\n", m);
 	return 2;
 }
