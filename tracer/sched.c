@@ -28,7 +28,12 @@
 #include "internal.h"
 
 #define PERF_THREAD_PAGES 4
-#define PERF_CPU_PAGES 32 /* 128 KiB: 3,000 switch records, 10 ms of a very busy CPU */
+/* Per-CPU rings: 8 MiB across all CPUs, each between 128 KiB (3,000 switch records, 10
+ * ms of a very busy CPU) and 512 KiB, the larger for a writer thread kept off the CPU for
+ * a while; 128 KiB where the locked-memory limit refuses more. */
+#define PERF_CPU_PAGES_MIN 32
+#define PERF_CPU_PAGES_MAX 128
+#define PERF_CPU_BYTES_ALL (8u << 20)
 #define SAMPLE_ID_SIZE 24 /* pid, tid (u32 each), time (u64), cpu, res (u32 each) */
 
 /* Why context switches are missing, once for the whole process; "" while they work. */
@@ -290,9 +295,15 @@ int ctr_sched_cpu_open(void)
 	struct perf_ring *r = calloc((size_t)n, sizeof(*r));
 	if (!r)
 		return -1;
-	unsigned opened = 0;
+	unsigned opened = 0, pages = PERF_CPU_PAGES_MAX;
+	while (pages > PERF_CPU_PAGES_MIN && (size_t)n * pages * page_size() > PERF_CPU_BYTES_ALL)
+		pages /= 2;
 	for (long cpu = 0; cpu < n; cpu++) {
-		int rc = ring_open(&r[cpu], -1, (int)cpu, PERF_CPU_PAGES);
+		int rc = ring_open(&r[cpu], -1, (int)cpu, pages);
+		if (rc == -2 && pages > PERF_CPU_PAGES_MIN) {
+			pages = PERF_CPU_PAGES_MIN; /* the locked-memory limit: this and the rest */
+			rc = ring_open(&r[cpu], -1, (int)cpu, pages);
+		}
 		if (rc == 0) {
 			opened++;
 			continue;

@@ -206,6 +206,7 @@ struct pingpong {
 		uint64_t outs, first, last;
 		int stats;
 	} per[8];
+	uint64_t lost; /* events the trace says were dropped: switch records among them */
 };
 
 static int pingpong_event(void *ud, const ctrace_gen *g, const struct ctrace_event *ev)
@@ -218,6 +219,8 @@ static int pingpong_event(void *ud, const ctrace_gen *g, const struct ctrace_eve
 	if (sw && !pp->switches[0])
 		snprintf(pp->switches, sizeof(pp->switches), "%s", sw);
 	int k = ev->tid == pp->tids[0] ? 0 : ev->tid == pp->tids[1] ? 1 : -1;
+	if (ev->type == CTRACE_EV_LOST)
+		pp->lost += ev->args[0];
 	if (ev->type == CTRACE_EV_SWITCH_OUT || ev->type == CTRACE_EV_SCHEDSTAT) {
 		size_t i = 0;
 		while (i < 8 && pp->per[i].tid && pp->per[i].tid != ev->tid)
@@ -321,20 +324,23 @@ static void short_waits(const char *switches)
 		 * field at the capture's start, or 0 for a thread started in it, to its end),
 		 * give or take the one in progress at either end; under the filter a thread
 		 * started in the capture also switched before its first event, when it was
-		 * not marked yet (3 under ASan, whose thread start does more). Perf's rings
-		 * lost half of this program's records to a full ring before the writer
-		 * drained sooner when they fill. Per-thread rings are opened at a thread's
-		 * first event, after some of its switches. */
+		 * not marked yet (3 under ASan, whose thread start does more). A record the
+		 * rings could not hold is counted as lost, never missing unsaid; and at
+		 * most a tenth may be lost, on a machine as busy as the test suite makes
+		 * it (perf's rings lost half of this program's records to full rings
+		 * before the writer drained sooner when they fill). Per-thread rings are
+		 * opened at a thread's first event, after some of its switches. */
 		for (int i = 0; i < 8 && strcmp(switches, "thread") != 0 && pp.per[i].tid; i++) {
 			if (pp.per[i].stats < 1)
 				continue;
 			uint64_t kernel = pp.per[i].stats > 1 ? pp.per[i].last - pp.per[i].first
 								 : pp.per[i].last;
 			fprintf(stderr, "  %s rings, tid %u: %" PRIu64 " switches out recorded, "
-					"%" PRIu64 " by the kernel's count\n",
-				switches, pp.per[i].tid, pp.per[i].outs, kernel);
+					"%" PRIu64 " by the kernel's count, %" PRIu64 " events lost\n",
+				switches, pp.per[i].tid, pp.per[i].outs, kernel, pp.lost);
 			ASSERT_LE(pp.per[i].outs, kernel + 2);
-			ASSERT_GE(pp.per[i].outs + (pp.per[i].stats > 1 ? 2 : 10), kernel);
+			ASSERT_GE(pp.per[i].outs + pp.lost + (pp.per[i].stats > 1 ? 2 : 10), kernel);
+			ASSERT_GE(pp.per[i].outs * 10, kernel * 9);
 		}
 	}
 	ctrace_model_free(m);
