@@ -4,7 +4,7 @@
  * the interposer with tracing off, and the interposer with tracing on, and prints median
  * ns per operation and the overhead against bare. Run with `meson test -C build
  * --benchmark --verbose` or directly. Figures, not pass/fail: the machine is noisy.
- * The process has a second, idle thread throughout (see idle_thread).
+ * The process has a second, idle thread throughout (see bench_idle_start).
  */
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -127,22 +127,6 @@ struct row {
 };
 
 static char trace_path[] = "/tmp/ctrace-bench-XXXXXX";
-static int idle_pipe[2];
-
-/*
- * A second thread that only waits. ctrace is for pthread programs, and the kernel takes
- * a slower path for file descriptors once a process has two threads (fdget must count a
- * reference): without this thread the bare and "off" columns would measure a
- * single-threaded process, and "on" (whose writer thread is a second thread) would pay
- * that kernel difference as if it were ctrace's.
- */
-static void *idle_thread(void *arg)
-{
-	char c;
-	if (read(idle_pipe[0], &c, 1) < 0)
-		return arg;
-	return arg;
-}
 
 int main(void)
 {
@@ -158,8 +142,7 @@ int main(void)
 	bare_malloc = (void *(*)(size_t))dlsym(libc, "malloc");
 	bare_free = (void (*)(void *))dlsym(libc, "free");
 	devnull = open("/dev/null", O_WRONLY);
-	pthread_t idle;
-	if (pipe(idle_pipe) < 0 || pthread_create(&idle, NULL, idle_thread, NULL) != 0) {
+	if (bench_idle_start() != 0) {
 		fprintf(stderr, "cannot start the idle thread\n");
 		return 1;
 	}
@@ -217,7 +200,6 @@ int main(void)
 	       "rdtsc, back to back", bench_median(tsc, REPS));
 	close(fd);
 	unlink(trace_path);
-	if (write(idle_pipe[1], "x", 1) == 1)
-		pthread_join(idle, NULL);
+	bench_idle_stop();
 	return 0;
 }

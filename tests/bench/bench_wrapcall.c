@@ -83,16 +83,6 @@ static void signal_via(void)
 		pthread_cond_signal(&cv);
 }
 
-static int idle_pipe[2];
-
-static void *idle_thread(void *arg)
-{
-	char c;
-	if (read(idle_pipe[0], &c, 1) < 0)
-		return arg;
-	return arg;
-}
-
 static double per_call(void (*fn)(void))
 {
 	uint64_t t0 = bench_ns(CLOCK_MONOTONIC);
@@ -131,8 +121,7 @@ int main(int argc, char **argv)
 			argv[1]);
 		return 2;
 	}
-	pthread_t idle;
-	if (pipe(idle_pipe) != 0 || pthread_create(&idle, NULL, idle_thread, NULL) != 0) {
+	if (bench_idle_start() != 0) {
 		fprintf(stderr, "bench_wrapcall: cannot start the idle thread\n");
 		return 1;
 	}
@@ -144,7 +133,6 @@ int main(int argc, char **argv)
 	}
 	printf("%s bare %.2f via %.2f calls %d\n", argv[1], bench_median(b, REPS),
 	       bench_median(v, REPS), (REPS + 1) * N);
-	close(idle_pipe[1]);
-	pthread_join(idle, NULL);
+	bench_idle_stop();
 	return 0;
 }
