@@ -296,6 +296,21 @@ struct ctr_switch {
 	uint32_t tid, cpu;
 	uint8_t out, preempted;
 };
+/* swsort.c: switches in order by thread, then time, with scratch kept between calls. */
+struct ctr_swsort_run {
+	uint32_t tid, n, at;
+};
+struct ctr_swsort {
+	struct ctr_switch *tmp;
+	uint32_t *run_idx; /* each record's run */
+	size_t cap;
+	struct ctr_swsort_run *runs;
+	size_t nruns, runs_cap;
+	uint32_t *slot; /* open addressing, tid -> run index + 1 */
+	size_t slot_cap;
+};
+void ctr_swsort_order(struct ctr_swsort *o, struct ctr_switch *v, size_t n);
+void ctr_swsort_free(struct ctr_swsort *o);
 /* Open the per-CPU rings for a capture (when CTRACE_SWITCHES allows and the kernel
  * permits): 0, or -1 and the threads open their own. */
 int ctr_sched_cpu_open(void);

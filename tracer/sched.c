@@ -53,6 +53,8 @@ static _Atomic int cpu_bpf; /* with cpu_wide: the switches come through the BPF 
 /* This process's switches read from the per-CPU rings, sorted by thread then time. */
 static struct ctr_switch *sw;
 static size_t sw_len, sw_cap;
+/* Ordering them: scratch kept from one collect to the next. */
+static struct ctr_swsort sw_sorter;
 
 static size_t page_size(void)
 {
@@ -349,6 +351,7 @@ void ctr_sched_cpu_close(void)
 	free(sw);
 	sw = NULL;
 	sw_len = sw_cap = 0;
+	ctr_swsort_free(&sw_sorter);
 	atomic_store_explicit(&cpu_wide, 0, memory_order_release);
 }
 
@@ -400,14 +403,6 @@ static void cpu_record(void *ud, const struct perf_event_header *h, const uint8_
 	sw_push(NULL, &one);
 }
 
-static int by_thread_time(const void *a, const void *b)
-{
-	const struct ctr_switch *x = a, *y = b;
-	if (x->tid != y->tid)
-		return x->tid < y->tid ? -1 : 1;
-	return (x->ns > y->ns) - (x->ns < y->ns);
-}
-
 void ctr_sched_cpu_collect(uint64_t *lost)
 {
 	uint32_t self = (uint32_t)ctr_g.pid;
@@ -429,8 +424,7 @@ void ctr_sched_cpu_collect(uint64_t *lost)
 	}
 	sw_fill = fill;
 	/* Each CPU's records are in time order, a thread's across CPUs are not. */
-	if (sw_len > 1)
-		qsort(sw, sw_len, sizeof(*sw), by_thread_time);
+	ctr_swsort_order(&sw_sorter, sw, sw_len);
 }
 
 unsigned ctr_sched_cpu_fill(void)

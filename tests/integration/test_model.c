@@ -242,6 +242,8 @@ struct pingpong {
 		uint32_t tid;
 		uint64_t outs, first, last;
 		int stats;
+		int prev_switch;      /* the type of its last switch event, 0 before one */
+		uint64_t repeats;     /* switch events of the same type as the one before */
 	} per[8];
 	uint64_t lost; /* events the trace says were dropped: switch records among them */
 };
@@ -258,6 +260,17 @@ static int pingpong_event(void *ud, const ctrace_gen *g, const struct ctrace_eve
 	int k = ev->tid == pp->tids[0] ? 0 : ev->tid == pp->tids[1] ? 1 : -1;
 	if (ev->type == CTRACE_EV_LOST)
 		pp->lost += ev->args[0];
+	if (ev->type == CTRACE_EV_SWITCH_OUT || ev->type == CTRACE_EV_SWITCH_IN) {
+		/* A thread's switches alternate, out and in, when they are in time order. */
+		size_t i = 0;
+		while (i < 8 && pp->per[i].tid && pp->per[i].tid != ev->tid)
+			i++;
+		if (i < 8) {
+			pp->per[i].tid = ev->tid;
+			pp->per[i].repeats += pp->per[i].prev_switch == (int)ev->type;
+			pp->per[i].prev_switch = (int)ev->type;
+		}
+	}
 	if (ev->type == CTRACE_EV_SWITCH_OUT || ev->type == CTRACE_EV_SCHEDSTAT) {
 		size_t i = 0;
 		while (i < 8 && pp->per[i].tid && pp->per[i].tid != ev->tid)
@@ -373,11 +386,16 @@ static void short_waits(const char *switches)
 			uint64_t kernel = pp.per[i].stats > 1 ? pp.per[i].last - pp.per[i].first
 								 : pp.per[i].last;
 			fprintf(stderr, "  %s rings, tid %u: %" PRIu64 " switches out recorded, "
-					"%" PRIu64 " by the kernel's count, %" PRIu64 " events lost\n",
-				switches, pp.per[i].tid, pp.per[i].outs, kernel, pp.lost);
+					"%" PRIu64 " by the kernel's count, %" PRIu64 " events lost, "
+					"%" PRIu64 " out of turn\n",
+				switches, pp.per[i].tid, pp.per[i].outs, kernel, pp.lost,
+				pp.per[i].repeats);
 			ASSERT_LE(pp.per[i].outs, kernel + 2);
 			ASSERT_GE(pp.per[i].outs + pp.lost + (pp.per[i].stats > 1 ? 2 : 10), kernel);
 			ASSERT_GE(pp.per[i].outs * 10, kernel * 9);
+			/* In time order, out and in alternate (but where records were lost). */
+			if (!pp.lost)
+				ASSERT_LE(pp.per[i].repeats, 1);
 		}
 	}
 	ctrace_model_free(m);
