@@ -260,21 +260,16 @@ static int pingpong_event(void *ud, const ctrace_gen *g, const struct ctrace_eve
 	int k = ev->tid == pp->tids[0] ? 0 : ev->tid == pp->tids[1] ? 1 : -1;
 	if (ev->type == CTRACE_EV_LOST)
 		pp->lost += ev->args[0];
-	if (ev->type == CTRACE_EV_SWITCH_OUT || ev->type == CTRACE_EV_SWITCH_IN) {
+	size_t i = 0;
+	while (i < 8 && pp->per[i].tid && pp->per[i].tid != ev->tid)
+		i++;
+	if (i < 8 && (ev->type == CTRACE_EV_SWITCH_OUT || ev->type == CTRACE_EV_SWITCH_IN)) {
 		/* A thread's switches alternate, out and in, when they are in time order. */
-		size_t i = 0;
-		while (i < 8 && pp->per[i].tid && pp->per[i].tid != ev->tid)
-			i++;
-		if (i < 8) {
-			pp->per[i].tid = ev->tid;
-			pp->per[i].repeats += pp->per[i].prev_switch == (int)ev->type;
-			pp->per[i].prev_switch = (int)ev->type;
-		}
+		pp->per[i].tid = ev->tid;
+		pp->per[i].repeats += pp->per[i].prev_switch == (int)ev->type;
+		pp->per[i].prev_switch = (int)ev->type;
 	}
 	if (ev->type == CTRACE_EV_SWITCH_OUT || ev->type == CTRACE_EV_SCHEDSTAT) {
-		size_t i = 0;
-		while (i < 8 && pp->per[i].tid && pp->per[i].tid != ev->tid)
-			i++;
 		if (i < 8) {
 			pp->per[i].tid = ev->tid;
 			if (ev->type == CTRACE_EV_SWITCH_OUT)
