@@ -388,9 +388,12 @@ static void short_waits(const char *switches)
 			ASSERT_LE(pp.per[i].outs, kernel + 2);
 			ASSERT_GE(pp.per[i].outs + pp.lost + (pp.per[i].stats > 1 ? 2 : 10), kernel);
 			ASSERT_GE(pp.per[i].outs * 10, kernel * 9);
-			/* In time order, out and in alternate (but where records were lost). */
+			/* In time order, out and in alternate, but where records were lost,
+			 * and where a record the kernel was writing as the writer read the
+			 * rings came a drain late, after the thread's later events (7 of 3,000
+			 * under ASan once): at most one in a hundred. */
 			if (!pp.lost)
-				ASSERT_LE(pp.per[i].repeats, 1);
+				ASSERT_LE(pp.per[i].repeats, 1 + kernel / 100);
 		}
 	}
 	ctrace_model_free(m);
