@@ -429,6 +429,8 @@ struct ctr_real {
 	int (*execve)(const char *, char *const[], char *const[]);
 	int (*execvpe)(const char *, char *const[], char *const[]);
 	void (*_exit)(int) __attribute__((noreturn));
+	int (*unshare)(int);
+	int (*setns)(int, int);
 };
 extern struct ctr_real ctr_real;
 void ctr_resolve(void);

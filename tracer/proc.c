@@ -7,7 +7,6 @@
  * owns the state.
  */
 #include <alloca.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <sched.h>
 #include <stdarg.h>
@@ -196,9 +195,6 @@ CTR_WRAP void _exit(int status)
  * EINVAL right after is tried again for up to 20 ms. A program thread besides the caller,
  * or the HTTP endpoint's, still makes the call fail, as it would without the tracer.
  */
-static int (*real_unshare)(int);
-static int (*real_setns)(int, int);
-
 static int lone_call(int (*fn)(int, int), int a, int b)
 {
 	if (!owner_process() || ctr_tls.busy)
@@ -228,36 +224,19 @@ static int lone_call(int (*fn)(int, int), int a, int b)
 static int call_unshare(int flags, int unused)
 {
 	(void)unused;
-	if (!real_unshare)
-		real_unshare = (int (*)(int))dlsym(RTLD_NEXT, "unshare");
-	if (!real_unshare) {
-		errno = ENOSYS;
-		return -1;
-	}
-	return real_unshare(flags);
-}
-
-static int call_setns(int fd, int nstype)
-{
-	if (!real_setns)
-		real_setns = (int (*)(int, int))dlsym(RTLD_NEXT, "setns");
-	if (!real_setns) {
-		errno = ENOSYS;
-		return -1;
-	}
-	return real_setns(fd, nstype);
+	return CTR_REAL(unshare)(flags);
 }
 
 CTR_WRAP int unshare(int flags)
 {
 	if (!(flags & (CLONE_NEWUSER | CLONE_THREAD | CLONE_SIGHAND | CLONE_VM)))
-		return call_unshare(flags, 0);
+		return CTR_REAL(unshare)(flags);
 	return lone_call(call_unshare, flags, 0);
 }
 
 CTR_WRAP int setns(int fd, int nstype)
 {
 	if (nstype != 0 && !(nstype & (CLONE_NEWUSER | CLONE_NEWNS)))
-		return call_setns(fd, nstype);
-	return lone_call(call_setns, fd, nstype);
+		return CTR_REAL(setns)(fd, nstype);
+	return lone_call(CTR_REAL(setns), fd, nstype);
 }

@@ -61,6 +61,8 @@ void ctr_resolve(void)
 	R(execve);
 	R(execvpe);
 	R(_exit);
+	R(unshare);
+	R(setns);
 #undef R
 }
 

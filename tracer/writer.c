@@ -789,8 +789,8 @@ static void ack(void)
 /*
  * How long to sleep before the next drain. Thread rings grow to what a drain period needs;
  * the per-CPU switch rings (and the BPF filter's) cannot, and a burst of switches filled
- * perf's 128 KiB rings in less than the 10 ms period, losing half of a condvar ping-pong's
- * records. So when the last collect found one over a quarter full, the sleep shrinks in
+ * perf's per-CPU rings (of 128 KiB then) in less than the 10 ms period, losing half of a
+ * condvar ping-pong's records. So when the last collect found one over a quarter full, the sleep shrinks in
  * proportion (down to 1 ms), and grows back by doubling once they stay under a tenth. A
  * capture starts at 1 ms: a program switching hard from its first instant fills them
  * before the first full period ends.
