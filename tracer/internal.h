@@ -405,6 +405,9 @@ int ctr_writer_flush_exec(int timeout_ms);
 /* With ctl held: the tracer's threads stand down for a call that wants the process
  * single-threaded (1 when they did), and start again. */
 int ctr_writer_pause(void);
+/* Fork handlers the writer needs (under AddressSanitizer: wait for it to be asleep). */
+void ctr_writer_atfork(void);
+void ctr_writer_fork_child(void);
 void ctr_writer_resume(void);
 void ctr_writer_forget(void);
 

@@ -32,6 +32,7 @@ void ctr_fork_child(void)
 	int was_running = ctr_g.file != NULL;
 	struct ctr_sink *file = ctr_g.file;
 
+	ctr_writer_fork_child();
 	ctr_tls.busy++;
 	ctr_set_on(0);
 	pthread_mutex_init(&ctr_g.ctl, NULL);

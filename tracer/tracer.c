@@ -507,6 +507,7 @@ __attribute__((constructor)) static void ctr_init(void)
 	ctr_buffer_init();
 	ctr_stack_init();
 	ctr_prof_init();
+	ctr_writer_atfork(); /* registered first: its prepare runs last, just before fork */
 	pthread_atfork(NULL, NULL, ctr_fork_child);
 	const char *flight = getenv("CTRACE_FLIGHT");
 	if (flight && *flight)

@@ -810,21 +810,114 @@ static uint64_t next_wait(uint64_t wait)
 	return wait;
 }
 
+/*
+ * Under AddressSanitizer only: a fork waits (up to 200 ms) for the writer thread to be
+ * asleep between drains. GCC 12's ASan allocator does not hold its locks across fork(), as
+ * glibc's malloc does, so a fork while the writer was allocating left a size-class lock
+ * held in the child for good: its threads, the program's own among them, hung in their
+ * first allocation there (gdb: both in SizeClassAllocator64::GetFromAllocator under
+ * AsanThread::ThreadStart; `hostile` under `ctrace record`, 2 runs in 30 once the writer
+ * drained every millisecond at a capture's start).
+ */
+#ifdef __SANITIZE_ADDRESS__
+static pthread_mutex_t W_busy = PTHREAD_MUTEX_INITIALIZER;
+static int W_busy_forking;
+static _Atomic uint32_t W_running; /* bumped by each writer thread once it runs */
+#define WORK_BEGIN() pthread_mutex_lock(&W_busy)
+#define WORK_END() pthread_mutex_unlock(&W_busy)
+
+/* The thread start allocates too (ASan's own, before writer_main): a capture's start waits
+ * up to 1 s for the thread to run, so that a program forking at once forks after it. */
+static void running(void)
+{
+	atomic_fetch_add(&W_running, 1);
+	syscall(SYS_futex, &W_running, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
+
+static void await_running(uint32_t before)
+{
+	uint64_t deadline = ctr_mono_ns() + 1000000000u;
+	while (atomic_load(&W_running) == before) {
+		uint64_t now = ctr_mono_ns();
+		if (now >= deadline)
+			return;
+		futex_wait(&W_running, before, deadline - now);
+	}
+}
+
+static void fork_prepare(void)
+{
+	ctr_tls.busy++;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += 200000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	W_busy_forking = pthread_mutex_timedlock(&W_busy, &ts) == 0;
+}
+
+static void fork_parent(void)
+{
+	if (W_busy_forking)
+		pthread_mutex_unlock(&W_busy);
+	W_busy_forking = 0;
+	ctr_tls.busy--;
+}
+
+void ctr_writer_atfork(void)
+{
+	pthread_atfork(fork_prepare, fork_parent, NULL);
+}
+
+void ctr_writer_fork_child(void)
+{
+	pthread_mutex_init(&W_busy, NULL);
+	W_busy_forking = 0;
+	ctr_tls.busy--;
+}
+#else
+#define WORK_BEGIN() ((void)0)
+#define WORK_END() ((void)0)
+static void running(void)
+{
+}
+static _Atomic uint32_t W_running;
+static void await_running(uint32_t before)
+{
+	(void)before;
+}
+void ctr_writer_atfork(void)
+{
+}
+
+void ctr_writer_fork_child(void)
+{
+}
+#endif
+
 static void *writer_main(void *arg)
 {
 	(void)arg;
+	WORK_BEGIN();
+	running();
 	ctr_become_internal();
 	int expect = 0;
-	if (!atomic_compare_exchange_strong(&W.owner, &expect, 1))
+	if (!atomic_compare_exchange_strong(&W.owner, &expect, 1)) {
+		WORK_END();
 		return NULL; /* a fork child's exec did the work before this thread could start */
+	}
 	ctr_internal_thread(1);
 	ctr_symwarm_allow();
 	ctr_symwarm_restart(); /* after a pause, what was queued */
 	uint64_t gen_start = ctr_mono_ns(), wait = next_wait(0);
 
 	for (;;) {
+		WORK_END();
 		if (!atomic_load_explicit(&ctr_g.kick, memory_order_acquire))
 			futex_wait(&ctr_g.kick, 0, wait);
+		WORK_BEGIN();
 		atomic_store_explicit(&ctr_g.kick, 0, memory_order_relaxed);
 		int req = atomic_exchange(&W.req, 0);
 		drain_all(1);
@@ -859,11 +952,13 @@ static void *writer_main(void *arg)
 		if (req & REQ_PAUSE) {
 			/* The capture goes on without this thread: the generation stays open,
 			 * the switch rings stay mapped, and the next writer thread carries on. */
+			WORK_END();
 			ctr_internal_thread(0);
 			return NULL;
 		}
 	}
 	ctr_sched_cpu_close();
+	WORK_END();
 	ctr_internal_thread(0);
 	return NULL;
 }
@@ -871,6 +966,7 @@ static void *writer_main(void *arg)
 /* Start the writer thread, every signal blocked (it and the threads it starts). */
 static int spawn(void)
 {
+	uint32_t before = atomic_load(&W_running);
 	atomic_store(&W.owner, 0);
 	sigset_t all, old;
 	sigfillset(&all);
@@ -885,6 +981,8 @@ static int spawn(void)
 	int rc = CTR_REAL(pthread_create)(&W.thread, NULL, writer_main, NULL);
 #endif
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc == 0)
+		await_running(before);
 	return rc;
 }
 
