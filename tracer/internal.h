@@ -394,6 +394,7 @@ void ctr_http_process_exit(int timeout_ms);
 /* thread.c: the tracer's own threads (writer, HTTP server) */
 void ctr_internal_thread(int add);
 int ctr_is_internal(uint32_t tid);
+int ctr_task_live(long tid, char name[16]); /* 0: gone, or exiting */
 
 /* writer.c; all but flush with ctl held */
 int ctr_capture_add(struct ctr_sink *s);    /* starts tracing with the first sink */

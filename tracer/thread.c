@@ -4,10 +4,13 @@
  * names from pthread_setname_np and prctl(PR_SET_NAME).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -86,6 +89,44 @@ int ctr_is_internal(uint32_t tid)
 		if (atomic_load_explicit(&internal_tids[i], memory_order_relaxed) == tid)
 			return 1;
 	return 0;
+}
+
+/*
+ * Whether the program's thread @tid is alive, and its name into @name when it is. A thread
+ * that pthread_join has already returned for stays in /proc/self/task a moment longer,
+ * exiting: its kernel flags word (the ninth field of stat) then has PF_EXITING.
+ */
+#define PF_EXITING 0x4u
+
+int ctr_task_live(long tid, char name[16])
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/self/task/%ld/stat", tid);
+	name[0] = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	char *open_paren = strchr(buf, '(');
+	char *close_paren = strrchr(buf, ')');
+	if (!open_paren || !close_paren || close_paren < open_paren)
+		return 0;
+	char state;
+	unsigned long flags;
+	if (sscanf(close_paren + 1, " %c %*d %*d %*d %*d %*d %lu", &state, &flags) != 2)
+		return 0;
+	if ((flags & PF_EXITING) || state == 'Z' || state == 'X')
+		return 0;
+	size_t len = (size_t)(close_paren - open_paren - 1);
+	if (len > 15)
+		len = 15;
+	memcpy(name, open_paren + 1, len);
+	name[len] = 0;
+	return 1;
 }
 
 /* A thread the tracer's own code creates (the HTTP server's): never traced. */

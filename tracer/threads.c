@@ -146,23 +146,6 @@ static int interruptible(uint32_t call)
 	}
 }
 
-static void read_name(pid_t tid, char *name, size_t size)
-{
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/self/task/%d/comm", (int)tid);
-	name[0] = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	ssize_t n = read(fd, name, size - 1);
-	close(fd);
-	if (n < 0)
-		n = 0;
-	while (n > 0 && name[n - 1] == '\n')
-		n--;
-	name[n] = 0;
-}
-
 /* The program's threads (not the tracer's). @return a malloc'd array, or NULL. */
 static struct thread_info *list_threads(size_t *count)
 {
@@ -190,7 +173,8 @@ static struct thread_info *list_threads(size_t *count)
 		}
 		memset(&v[n], 0, sizeof(v[n]));
 		v[n].tid = (pid_t)tid;
-		read_name(v[n].tid, v[n].name, sizeof(v[n].name));
+		if (!ctr_task_live(tid, v[n].name))
+			continue;
 		blocked_in(&v[n]);
 		n++;
 	}
@@ -225,7 +209,8 @@ size_t ctr_threads_count(void)
 	while ((e = readdir(d)) != NULL) {
 		char *end;
 		long tid = strtol(e->d_name, &end, 10);
-		if (!*end && tid > 0 && !ctr_is_internal((uint32_t)tid))
+		char name[16];
+		if (!*end && tid > 0 && !ctr_is_internal((uint32_t)tid) && ctr_task_live(tid, name))
 			n++;
 	}
 	closedir(d);

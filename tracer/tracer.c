@@ -347,17 +347,8 @@ int ctr_snapshot_threads(uint32_t **tids_out, char (**names_out)[16], size_t *n_
 				break;
 			names = nn;
 		}
-		char path[64];
-		snprintf(path, sizeof(path), "/proc/self/task/%ld/comm", tid);
-		memset(names[n], 0, 16);
-		int fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd >= 0) {
-			ssize_t r = read(fd, names[n], 15);
-			if (r > 0 && names[n][r - 1] == '\n')
-				names[n][r - 1] = 0;
-			close(fd);
-		}
-		tids[n++] = (uint32_t)tid;
+		if (ctr_task_live(tid, names[n]))
+			tids[n++] = (uint32_t)tid;
 	}
 	closedir(d);
 	*tids_out = tids;
