@@ -11,6 +11,8 @@
  *   switched out, not runnable, in call   Wait, with the call's reason
  *   switched out, not runnable, no call   Wait, reason other (faults, untraced calls)
  *   nothing says                          Unknown
+ * (also between two switches out, or two in, of a thread: the kernel's record of the
+ * switch between never came, and when it happened is not known)
  * With context-switch records, on/off CPU comes from them; the kernel's run-queue total
  * (schedstat) then moves the wake-up latency hidden inside voluntary switch-outs from
  * Wait to Idle. Without them, time in calls is Wait and time outside is User, and the
@@ -151,6 +153,8 @@ static struct mthread *thread_of(struct ctrace_model *m, struct ctr_proc *p, uin
 static uint32_t state_now(const struct ctr_proc *p, const struct mthread *th, uint32_t *reason)
 {
 	*reason = 0;
+	if (th->gap)
+		return CTRACE_STATE_UNKNOWN;
 	if (th->pending) {
 		if (th->in_call) {
 			*reason = th->reason;
@@ -531,7 +535,23 @@ static void on_switch(struct ctrace_model *m, const struct ctr_proc *p, struct m
 		th->on_cpu = out;
 		th->preempted = 0;
 	}
-	close_at(m, p, th, ev->time_ns, 0);
+	/*
+	 * Out twice, or in twice: the record of the switch between never came. The kernel's
+	 * sched_switch tracepoint skips some switches on some kernels (seen on 6.18 under
+	 * KVM, for perf and BPF alike), and a ring can lose records. Since the last switch
+	 * the thread was on and off the CPU for parts unknown: Unknown, which correct()
+	 * apportions by the kernel's own totals.
+	 */
+	if (th->saw_switch && out == !th->on_cpu) {
+		int64_t from = th->cur_ns;
+		th->gap = 1;
+		close_at(m, p, th, ev->time_ns, 0);
+		th->gap = 0;
+		if (ev->time_ns > from)
+			th->gap_ns[th->in_call != 0] += ev->time_ns - from;
+	} else {
+		close_at(m, p, th, ev->time_ns, 0);
+	}
 	th->saw_switch = 1;
 	if (out) {
 		th->on_cpu = 0;
@@ -838,6 +858,43 @@ static void take_from_wait(struct mthread *th, int64_t amount, int to)
 	th->acc[to] += moved;
 }
 
+/* Move up to @amount of @th's switch-gap time (@in_call: the part inside calls) from
+ * Unknown to @to. @return what moved. */
+static int64_t take_from_gap(struct mthread *th, int in_call, int64_t amount, int to)
+{
+	int64_t *gap = &th->gap_ns[in_call];
+	if (amount > *gap)
+		amount = *gap;
+	if (amount > th->acc[CTRACE_STATE_UNKNOWN])
+		amount = th->acc[CTRACE_STATE_UNKNOWN];
+	if (amount <= 0)
+		return 0;
+	*gap -= amount;
+	th->acc[CTRACE_STATE_UNKNOWN] -= amount;
+	th->acc[to] += amount;
+	return amount;
+}
+
+/*
+ * Time in switch gaps, by the kernel's totals: the on-CPU time the switches do not
+ * account for was spent in them (User outside calls, Sys inside), then the run-queue
+ * time they do not account for (Idle). What is left stays Unknown.
+ */
+static void fill_gaps(struct mthread *th, int64_t oncpu, int64_t runq)
+{
+	if (!th->gap_ns[0] && !th->gap_ns[1])
+		return;
+	int64_t on = oncpu - th->acc[CTRACE_STATE_USER] - th->acc[CTRACE_STATE_SYS];
+	on -= take_from_gap(th, 0, on, CTRACE_STATE_USER);
+	take_from_gap(th, 1, on, CTRACE_STATE_SYS);
+	int64_t queued = runq - th->idle_preempt;
+	for (int in_call = 0; in_call < 2 && queued > 0; in_call++) {
+		int64_t moved = take_from_gap(th, in_call, queued, CTRACE_STATE_IDLE);
+		queued -= moved;
+		th->idle_preempt += moved;
+	}
+}
+
 /* Bring the split in line with the kernel's totals (see the comment at the top). */
 static void correct(struct ctrace_model *m, struct mthread *th)
 {
@@ -855,6 +912,8 @@ static void correct(struct ctrace_model *m, struct mthread *th)
 		runq = 0;
 
 	if (m->procs[th->proc].switches) {
+		if (have_ss)
+			fill_gaps(th, oncpu, runq);
 		/* Wake-up latency inside voluntary switch-outs is run-queue time too. */
 		if (have_ss && runq > th->idle_preempt)
 			take_from_wait(th, runq - th->idle_preempt, CTRACE_STATE_IDLE);

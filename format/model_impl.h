@@ -24,6 +24,7 @@ struct mthread {
 	int pending;            /* existing thread, nothing seen yet: state unknown */
 	int on_cpu, preempted;
 	int saw_switch;
+	int gap;                /* closing a switch gap (see on_switch): Unknown */
 	/* the episode in progress */
 	int in_call;            /* 0 none, 1 block (sync), 2 call */
 	const char *call;
@@ -41,6 +42,7 @@ struct mthread {
 	int64_t acc[5];         /* by state */
 	int64_t wait_by[6];     /* by reason */
 	int64_t idle_preempt;
+	int64_t gap_ns[2];      /* Unknown from switch gaps: outside calls, inside one */
 	uint64_t ss_first[3], ss_last[3];
 	int have_ss_first, have_ss_last;
 	struct ctr_hist lat[CTR_LAT_KINDS];

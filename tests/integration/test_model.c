@@ -29,6 +29,9 @@ struct analysis {
 		uint64_t first, last;
 		int n;
 	} runq[8];
+	/* Where the trace's switches came from, and how many it holds and lost. */
+	char rings[32], switches[320];
+	uint64_t switch_events, lost_events;
 };
 
 /* The kernel's time @tid waited for a CPU over the trace: between its first and last
@@ -45,6 +48,15 @@ static int64_t kernel_runq(const struct analysis *a, uint32_t tid)
 static int count_event(void *ud, const ctrace_gen *g, const struct ctrace_event *ev)
 {
 	struct analysis *a = ud;
+	const char *v;
+	if (!a->rings[0] && (v = ctrace_gen_info_value(g, "context_switch_rings")))
+		snprintf(a->rings, sizeof(a->rings), "%s", v);
+	if (!a->switches[0] && (v = ctrace_gen_info_value(g, "context_switches")))
+		snprintf(a->switches, sizeof(a->switches), "%s", v);
+	if (ev->type == CTRACE_EV_SWITCH_OUT || ev->type == CTRACE_EV_SWITCH_IN)
+		a->switch_events++;
+	if (ev->type == CTRACE_EV_LOST)
+		a->lost_events += ev->args[0];
 	if (ev->type == CTRACE_EV_SCHEDSTAT) {
 		int i = 0;
 		while (i < 8 && a->runq[i].tid && a->runq[i].tid != ev->tid)
@@ -147,9 +159,10 @@ static void spin_is_user(void)
 	 * as long as the kernel kept the thread waiting for a CPU (on a machine as busy as
 	 * the test suite makes it, most of the spin once) and no longer. */
 	int64_t runq = kernel_runq(&a, s[0]->tid);
-	fprintf(stderr, "  spin: user %lld ms, idle %lld ms, the kernel's run-queue time %lld ms\n",
+	fprintf(stderr, "  spin: user %lld ms, idle %lld ms, unknown %lld ms, the kernel's run-queue "
+			"time %lld ms\n",
 		(long long)(s[0]->user_ns / MS), (long long)(s[0]->idle_ns / MS),
-		(long long)(runq / MS));
+		(long long)(s[0]->unknown_ns / MS), (long long)(runq / MS));
 	ASSERT_GE(runq, 0);
 	ASSERT_GE(s[0]->user_ns + s[0]->idle_ns, 270 * MS);
 	ASSERT_LE(s[0]->idle_ns, runq + 30 * MS);
@@ -187,6 +200,13 @@ static void contended_mutex_is_sync(void)
 		ASSERT_UEQ(s[i]->blocks_sync, episodes);
 		total_episodes += episodes;
 	}
+	for (int i = 0; i < 2; i++)
+		fprintf(stderr, "  subject %u: %" PRIu64 " contended, sync %" PRId64 " µs, sys %" PRId64
+				" µs, idle %" PRId64 " µs\n",
+			s[i]->tid, s[i]->blocks_sync, s[i]->sync_ns / 1000, s[i]->sys_ns / 1000,
+			s[i]->idle_ns / 1000);
+	fprintf(stderr, "  %" PRIu64 " switch events from '%s' rings (%s), %" PRIu64 " lost\n",
+		a.switch_events, a.rings, a.switches, a.lost_events);
 	/* Some of that waiting was off the CPU: Sync (a lock handed over at once is Sys). */
 	ASSERT_GT(s[0]->sync_ns + s[1]->sync_ns, 0);
 	/* Holding 5 ms with a 0.1 ms gap, the other side waits: many locks contend. */
@@ -202,18 +222,29 @@ static void queue_on_one_cpu(char *const env[], int estimated)
 	ASSERT_EQ(subjects(a.m, s, 4), 3);
 	for (int i = 0; i < 3; i++) {
 		double share = (double)s[i]->idle_ns / (double)s[i]->duration_ns;
-		fprintf(stderr, "  subject %u: idle %.0f%% of %" PRId64 " ms%s\n", s[i]->tid,
-			share * 100, (int64_t)(s[i]->duration_ns / MS), s[i]->estimated ? " (estimated)" : "");
-		/* Three threads on one CPU: each waits for it about two thirds of the time.
-		 * The one started first and the one started last see less queueing. */
+		int64_t runq = kernel_runq(&a, s[i]->tid);
+		fprintf(stderr, "  subject %u: idle %.0f%% of %" PRId64 " ms%s, the kernel's run-queue "
+				"time %" PRId64 " ms\n",
+			s[i]->tid, share * 100, (int64_t)(s[i]->duration_ns / MS),
+			s[i]->estimated ? " (estimated)" : "", runq / MS);
 		ASSERT_EQ(s[i]->estimated, estimated);
-		if (share < (2.0 / 3) * 0.85 - 0.15 || share > (2.0 / 3) * 1.15)
+		/* Idle is the time the kernel kept the thread waiting for a CPU, and no more. */
+		ASSERT_GE(runq, 0);
+		int64_t slack = 30 * MS + runq / 10;
+		if (s[i]->idle_ns < runq - slack || s[i]->idle_ns > runq + slack)
+			CT_FAIL("subject %u idle %" PRId64 " ms, the kernel's run-queue time %" PRId64
+				" ms",
+				s[i]->tid, s[i]->idle_ns / MS, runq / MS);
+		/* Three threads on one CPU: each waits for it about two thirds of the time, more
+		 * when the machine's other work shares that CPU. The one started first and the
+		 * one started last see less queueing. */
+		if (share < (2.0 / 3) * 0.85 - 0.15)
 			CT_FAIL("subject %u idle share %.2f", s[i]->tid, share);
 	}
 	double mean = 0;
 	for (int i = 0; i < 3; i++)
 		mean += (double)s[i]->idle_ns / (double)s[i]->duration_ns / 3;
-	ASSERT_TRUE(mean > (2.0 / 3) * 0.85 && mean < (2.0 / 3) * 1.15);
+	ASSERT_TRUE(mean > (2.0 / 3) * 0.85);
 	done(&a);
 }
 
