@@ -226,7 +226,7 @@ static void queue_on_one_cpu(char *const env[], int estimated)
 		fprintf(stderr, "  subject %u: idle %.0f%% of %" PRId64 " ms%s, the kernel's run-queue "
 				"time %" PRId64 " ms\n",
 			s[i]->tid, share * 100, (int64_t)(s[i]->duration_ns / MS),
-			s[i]->estimated ? " (estimated)" : "", runq / MS);
+			s[i]->estimated ? " (estimated)" : "", (int64_t)(runq / MS));
 		ASSERT_EQ(s[i]->estimated, estimated);
 		/* Idle is the time the kernel kept the thread waiting for a CPU, and no more. */
 		ASSERT_GE(runq, 0);
@@ -234,7 +234,7 @@ static void queue_on_one_cpu(char *const env[], int estimated)
 		if (s[i]->idle_ns < runq - slack || s[i]->idle_ns > runq + slack)
 			CT_FAIL("subject %u idle %" PRId64 " ms, the kernel's run-queue time %" PRId64
 				" ms",
-				s[i]->tid, s[i]->idle_ns / MS, runq / MS);
+				s[i]->tid, (int64_t)(s[i]->idle_ns / MS), (int64_t)(runq / MS));
 		/* Three threads on one CPU: each waits for it about two thirds of the time, more
 		 * when the machine's other work shares that CPU. The one started first and the
 		 * one started last see less queueing. */

@@ -198,10 +198,12 @@ static void fast_thread_ring_grows(void)
 		k.wakes, k.lost);
 	/* Every event read back across the ring switches, or counted lost... */
 	ASSERT_UEQ(k.wakes + k.lost, sent);
-	/* ...and few lost: only before the ring had grown (a few hundred here). The ASan
-	 * build's writer symbolizes itself and stalls while libc's DWARF loads: not there. */
+	/* ...and few lost: only before the ring had grown (a few hundred here; 1.07 % once,
+	 * next to three other test programs on two CPUs). A ring that did not grow would
+	 * lose nearly all: it holds 0.2 ms of a 10 ms period. The ASan build's writer
+	 * symbolizes itself and stalls while libc's DWARF loads: not there. */
 #ifndef __SANITIZE_ADDRESS__
-	ASSERT_LE(k.lost * 100, sent);
+	ASSERT_LE(k.lost * 20, sent);
 #endif
 }
 
