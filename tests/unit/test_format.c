@@ -1467,104 +1467,6 @@ static void bad_fixtures_are_refused(void)
 	ASSERT_GE(each_fixture("data/bad", expect_bad), 8);
 }
 
-/* ---- 3. the model on a switch stream with a gap ---- */
-
-#define GAP_MS 1000000ull
-
-struct gap_intervals {
-	int64_t unknown_begin, unknown_end;
-	int unknown;
-};
-
-static int note_unknown(void *ud, const struct ctrace_interval *iv)
-{
-	struct gap_intervals *g = ud;
-	if (iv->state == CTRACE_STATE_UNKNOWN && iv->tid == 11) {
-		g->unknown++;
-		g->unknown_begin = iv->begin_ns;
-		g->unknown_end = iv->end_ns;
-	}
-	return 0;
-}
-
-/*
- * Thread 11 runs 0-10 ms, is preempted 10-12, runs 12-60, is preempted 60-65 and runs
- * 65-100; the switch in at 12 ms never came (out at 10 ms, out again at 60). With the
- * kernel's totals (@schedstat: 93 ms on CPU, 7 ms queued) the gap is apportioned from
- * them; without, it stays Unknown.
- */
-static void gap_trace(int schedstat, struct ctrace_thread_stats *st, struct gap_intervals *gi)
-{
-	struct ctr_genenc e;
-	struct ctr_bytes f = { 0 };
-	struct xgen x = { .pid = 100, .seq = 0, .threads = 1, .flags = CTRACE_GEN_LAST,
-			  .tick_span = 1, .ns_span = 1, .t0 = 1000000000, .m0 = 1000000000 };
-	struct xbatch b;
-	ctrace_reader *r;
-	ctrace_model *m;
-
-	ASSERT_EQ(ctr_genenc_init(&e, ZLEVEL), 0);
-	file_begin(&f);
-	ctr_genenc_begin(&e, x.pid, x.seq);
-	ctr_genenc_schema(&e);
-	ctr_genenc_process(&e, 100, 1, "/usr/bin/prog", NULL, 0, 0);
-	ctr_genenc_info(&e, "context_switches", "perf");
-	batch_begin(&x, &b, 11, 1000000000);
-	BEV(&x, &b, CTRACE_EV_THREAD_START, 0, NULL, 0, 10, 1, 0);
-	BEV(&x, &b, CTRACE_EV_SWITCH_OUT, 10 * GAP_MS, NULL, 0, 0, 1);
-	BEV(&x, &b, CTRACE_EV_SWITCH_OUT, 50 * GAP_MS, NULL, 0, 0, 1);
-	BEV(&x, &b, CTRACE_EV_SWITCH_IN, 5 * GAP_MS, NULL, 0, 0);
-	if (schedstat)
-		BEV(&x, &b, CTRACE_EV_SCHEDSTAT, 35 * GAP_MS, NULL, 0, 93 * GAP_MS, 7 * GAP_MS, 3);
-	BEV(&x, &b, CTRACE_EV_THREAD_END, schedstat ? 0 : 35 * GAP_MS, NULL, 0, 0);
-	batch_end(&e, &x, &b);
-	ns_clock(&e, 1000000000);
-	e.threads = x.threads;
-	e.flags = x.flags;
-	gen_finish(&e, &f);
-	ctr_genenc_fini(&e);
-
-	ASSERT_EQ(ctrace_reader_open_memory(f.p, f.len, &r), 0);
-	struct ctrace_model_callbacks cb = { .userdata = gi, .interval = note_unknown };
-	memset(gi, 0, sizeof(*gi));
-	ASSERT_EQ(ctrace_model_build(r, &cb, &m), 0);
-	const struct ctrace_thread_stats *t = NULL;
-	for (size_t i = 0; i < ctrace_model_thread_count(m); i++)
-		if (ctrace_model_thread(m, i)->tid == 11)
-			t = ctrace_model_thread(m, i);
-	ASSERT_TRUE(t != NULL);
-	*st = *t;
-	ctrace_model_free(m);
-	ctrace_reader_free(r);
-	free(x.ev);
-	ctr_bytes_free(&f);
-}
-
-static void switch_gap_is_unknown(void)
-{
-	struct ctrace_thread_stats st;
-	struct gap_intervals gi;
-
-	/* The timeline says Unknown from the first switch out to the second. */
-	gap_trace(0, &st, &gi);
-	ASSERT_EQ(gi.unknown, 1);
-	ASSERT_EQ(gi.unknown_begin, 1010 * (int64_t)GAP_MS);
-	ASSERT_EQ(gi.unknown_end, 1060 * (int64_t)GAP_MS);
-	ASSERT_EQ(st.duration_ns, 100 * (int64_t)GAP_MS);
-	ASSERT_EQ(st.unknown_ns, 50 * (int64_t)GAP_MS);
-	ASSERT_EQ(st.idle_ns, 5 * (int64_t)GAP_MS);
-	ASSERT_EQ(st.user_ns, 45 * (int64_t)GAP_MS);
-	ASSERT_UEQ(st.sched, 2);
-
-	/* The kernel's totals say what the gap held: 48 ms on CPU and 2 ms queued. */
-	gap_trace(1, &st, &gi);
-	ASSERT_EQ(gi.unknown, 1);
-	ASSERT_EQ(st.duration_ns, 100 * (int64_t)GAP_MS);
-	ASSERT_EQ(st.user_ns, 93 * (int64_t)GAP_MS);
-	ASSERT_EQ(st.idle_ns, 7 * (int64_t)GAP_MS);
-	ASSERT_EQ(st.unknown_ns, 0);
-}
-
 static int argc_;
 static char **argv_;
 
@@ -1593,7 +1495,6 @@ int main(int argc, char **argv)
 	TEST(good_fixtures_decode);
 	TEST(bad_fixtures_are_refused);
 	TEST(tick_conversion_is_exact);
-	TEST(switch_gap_is_unknown);
 	/* Last, since they fail until the reader bugs they describe are fixed. */
 	TEST(process_record_is_optional);
 	TEST(hostile_clock_saturates);
