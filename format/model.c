@@ -761,8 +761,19 @@ static inline __attribute__((always_inline)) void handle(struct ctrace_model *m,
 			return;
 	}
 	assert(!th->ended);
-	if (ev->time_ns < th->cur_ns)
-		return; /* out of order (a damaged trace): ignore rather than go back in time */
+	struct ctrace_event late;
+	if (unlikely(ev->time_ns < th->cur_ns)) {
+		/*
+		 * Earlier than what the thread's batches said before: an event whose thread
+		 * was preempted between reading the time and publishing it, while the writer
+		 * drained the switches after it (or a damaged trace). Taken at the latest
+		 * moment known: never back in time, and never dropped (a call's end that was
+		 * dropped lost its whole episode).
+		 */
+		late = *ev;
+		late.time_ns = th->cur_ns;
+		ev = &late;
+	}
 
 	switch (ev->type) {
 	case CTRACE_EV_THREAD_END:
