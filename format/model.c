@@ -737,44 +737,13 @@ static __attribute__((noinline)) struct mthread *resolve_thread(struct ctrace_mo
 	return th;
 }
 
-/* The events after which handle() resolves the thread again: only thread_new() changes
- * what a tid names (thread starts, a name of another thread, the first event after an
- * end), and it may move the threads too. */
-static const uint8_t rethread[256] = {
-	[CTRACE_EV_THREAD_START] = 1, [CTRACE_EV_THREAD_END] = 1, [CTRACE_EV_THREAD_NAME] = 1,
-};
-
-/*
- * Handle @ev of a batch. *@cur is the batch's thread as resolved for the event before, or
- * NULL when it must be resolved again (at the batch's start, after rethread[] events).
- */
-static inline __attribute__((always_inline)) void handle(struct ctrace_model *m, struct ctr_proc *p,
-							 const ctrace_gen *g,
-							 const struct ctrace_event *ev,
-							 struct mthread **cur)
+/* One event of thread @th, in time order. */
+static inline __attribute__((always_inline)) void dispatch(struct ctrace_model *m,
+							   struct ctr_proc *p,
+							   const ctrace_gen *g,
+							   const struct ctrace_event *ev,
+							   struct mthread *th)
 {
-	struct mthread *th = *cur;
-	if (unlikely(!th || rethread[ev->type])) {
-		th = resolve_thread(m, p, ev);
-		*cur = rethread[ev->type] ? NULL : th;
-		if (!th)
-			return;
-	}
-	assert(!th->ended);
-	struct ctrace_event late;
-	if (unlikely(ev->time_ns < th->cur_ns)) {
-		/*
-		 * Earlier than what the thread's batches said before: an event whose thread
-		 * was preempted between reading the time and publishing it, while the writer
-		 * drained the switches after it (or a damaged trace). Taken at the latest
-		 * moment known: never back in time, and never dropped (a call's end that was
-		 * dropped lost its whole episode).
-		 */
-		late = *ev;
-		late.time_ns = th->cur_ns;
-		ev = &late;
-	}
-
 	switch (ev->type) {
 	case CTRACE_EV_THREAD_END:
 		close_at(m, p, th, ev->time_ns, 0);
@@ -836,6 +805,53 @@ static inline __attribute__((always_inline)) void handle(struct ctrace_model *m,
 	default:
 		break;
 	}
+}
+
+/*
+ * An event earlier than what its thread's batches said before: one whose thread was
+ * preempted between reading the time and publishing it, while the writer drained the
+ * switches after it (or a damaged trace). Taken at the latest moment known: never back
+ * in time, and never dropped (a call's end that was dropped lost its whole episode).
+ */
+static __attribute__((noinline)) void handle_late(struct ctrace_model *m, struct ctr_proc *p,
+						  const ctrace_gen *g,
+						  const struct ctrace_event *ev,
+						  struct mthread *th)
+{
+	struct ctrace_event late = *ev;
+	late.time_ns = th->cur_ns;
+	dispatch(m, p, g, &late, th);
+}
+
+/* The events after which handle() resolves the thread again: only thread_new() changes
+ * what a tid names (thread starts, a name of another thread, the first event after an
+ * end), and it may move the threads too. */
+static const uint8_t rethread[256] = {
+	[CTRACE_EV_THREAD_START] = 1, [CTRACE_EV_THREAD_END] = 1, [CTRACE_EV_THREAD_NAME] = 1,
+};
+
+/*
+ * Handle @ev of a batch. *@cur is the batch's thread as resolved for the event before, or
+ * NULL when it must be resolved again (at the batch's start, after rethread[] events).
+ */
+static inline __attribute__((always_inline)) void handle(struct ctrace_model *m, struct ctr_proc *p,
+							 const ctrace_gen *g,
+							 const struct ctrace_event *ev,
+							 struct mthread **cur)
+{
+	struct mthread *th = *cur;
+	if (unlikely(!th || rethread[ev->type])) {
+		th = resolve_thread(m, p, ev);
+		*cur = rethread[ev->type] ? NULL : th;
+		if (!th)
+			return;
+	}
+	assert(!th->ended);
+	if (unlikely(ev->time_ns < th->cur_ns)) {
+		handle_late(m, p, g, ev, th);
+		return;
+	}
+	dispatch(m, p, g, ev, th);
 }
 
 /* ---- finishing ---- */

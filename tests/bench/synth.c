@@ -58,7 +58,8 @@ static void next_event(struct thr *t, uint64_t *rng)
 		break;
 	case 2:
 		a[0] = 1;
-		len = ctr_event_encode(ev, CTRACE_EV_SWITCH_IN, delta * 4, a, 1, NULL, 0);
+		delta *= 4;
+		len = ctr_event_encode(ev, CTRACE_EV_SWITCH_IN, delta, a, 1, NULL, 0);
 		break;
 	case 3:
 		a[0] = ctr_zigzag(100), a[1] = 0, a[2] = 0;
@@ -70,11 +71,12 @@ static void next_event(struct thr *t, uint64_t *rng)
 		break;
 	case 5:
 		a[0] = 0;
-		len = ctr_event_encode(ev, CTRACE_EV_BLOCK_END, delta * 3, a, 1, NULL, 0);
+		delta *= 3;
+		len = ctr_event_encode(ev, CTRACE_EV_BLOCK_END, delta, a, 1, NULL, 0);
 		break;
 	}
 	t->phase = (t->phase + 1) % 6;
-	t->ticks += delta;
+	t->ticks += delta; /* the next generation's batch of the thread starts here */
 	memcpy(t->buf + t->len, ev, len);
 	t->len += len;
 	t->n++;
