@@ -281,6 +281,9 @@ struct ctr_sym {
 void ctr_symbolize(uintptr_t pc, struct ctr_sym *out);
 /* Forget every cached mapping (after fork or when libraries were loaded). */
 void ctr_symbolize_reset(void);
+/* Source lines from DWARF (1, the default), or function names from the symbol table only
+ * (0: no debug information is loaded), for pcs symbolized from now on. */
+void ctr_symbolize_lines(int on);
 
 /* sched.c */
 void ctr_sched_thread_init(struct ctr_slot *s); /* open the perf ring of the calling thread */

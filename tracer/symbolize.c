@@ -425,6 +425,13 @@ static const char *source_file(Dwarf_Die *cu, Dwarf_Line *line, int *lineno)
 	return s;
 }
 
+static _Atomic int want_lines = 1;
+
+void ctr_symbolize_lines(int on)
+{
+	atomic_store(&want_lines, on);
+}
+
 static void resolve(uintptr_t pc, struct ctr_sym *out)
 {
 	/* A return address points after the call; the call itself is one byte back. */
@@ -439,6 +446,10 @@ static void resolve(uintptr_t pc, struct ctr_sym *out)
 	GElf_Sym sym;
 	out->function = function_name(dwfl_module_addrinfo(mod, addr, &off, &sym, NULL, NULL,
 							   NULL));
+	/* A line needs the module's DWARF: libc's, from libc6-dbg, is 40-90 ms of CPU to load
+	 * (zlib-compressed sections), a large C++ program's far more. */
+	if (!atomic_load_explicit(&want_lines, memory_order_relaxed))
+		return;
 	Dwfl_Line *dwfl_line = dwfl_module_getsrc(mod, addr);
 	Dwarf_Die *cu = NULL;
 	Dwarf_Line *line;

@@ -240,6 +240,12 @@ void ctr_config_from_env(void)
 		else
 			ctr_warn("CTRACE_SWITCHES=%s is not auto, bpf, cpu or thread; using auto", s);
 	}
+	if ((s = getenv("CTRACE_SYMBOLS")) && *s) {
+		if (strcmp(s, "lines") == 0 || strcmp(s, "names") == 0)
+			ctr_symbolize_lines(strcmp(s, "lines") == 0);
+		else
+			ctr_warn("CTRACE_SYMBOLS=%s is not lines or names; using lines", s);
+	}
 	if ((s = getenv("CTRACE_CLOCK")) && *s && strcmp(s, "tsc") != 0 &&
 	    strcmp(s, "monotonic") != 0)
 		ctr_warn("CTRACE_CLOCK=%s is not tsc or monotonic; using the default", s);

@@ -240,6 +240,25 @@ static void mutex_contention_has_stacks(void)
 	run_free(&r);
 }
 
+/* CTRACE_SYMBOLS=names: the same stacks, with function names and no source files. */
+static void names_only_stacks(void)
+{
+	struct run r;
+	char *env[] = { "CTRACE_SYMBOLS=names", NULL };
+	record(&r, "mutex_contend", NULL, env);
+	size_t contended = 0;
+	for (size_t i = 0; i < r.neps; i++) {
+		struct episode *e = &r.eps[i];
+		if (strcmp(e->call, "pthread_mutex_lock") != 0)
+			continue;
+		contended++;
+		if (!strstr(e->frames, "|contend_on_lock@?|"))
+			CT_FAIL("stack with a source file or without the frame: %s", e->frames);
+	}
+	ASSERT_GT(contended, 0);
+	run_free(&r);
+}
+
 static size_t count_eps(const struct run *r, const char *call, uint64_t obj)
 {
 	size_t n = 0;
@@ -434,6 +453,7 @@ int main(int argc, char **argv)
 	wl_dir = argv[2];
 	tmp = tt_tmpdir();
 	RUN(mutex_contention_has_stacks);
+	RUN(names_only_stacks);
 	RUN(condvar_pingpong_counts);
 	RUN(pipe_read_blocks_200ms);
 	RUN(three_sleeps);

@@ -247,7 +247,8 @@ static void bad_environment(void)
 	snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", lib);
 	snprintf(out, sizeof(out), "CTRACE_OUT=%s", trace);
 	char *env[] = { preload, out, "CTRACE_GEN_PERIOD=banana", "CTRACE_BUFFER_SIZE=-5",
-			"CTRACE_THREAD_BUFFER=1T", "CTRACE_ZSTD_LEVEL=99", NULL };
+			"CTRACE_THREAD_BUFFER=1T", "CTRACE_ZSTD_LEVEL=99", "CTRACE_SYMBOLS=both",
+			NULL };
 	char *argv[] = { wl("threads_named"), NULL };
 	char *o;
 	int st = tt_run(argv, env, &o);

@@ -115,6 +115,29 @@ static void cached_pcs_return_the_same_pointers(void)
 	ASSERT_TRUE(c.map == a.map);
 }
 
+/* CTRACE_SYMBOLS=names: the name from the symbol table, no line, and no DWARF loaded.
+ * Runs before libc_function, so that libc's debug information is not loaded yet. */
+static void names_only(void)
+{
+	void *libc = dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
+	ASSERT_TRUE(libc != NULL);
+	void *fn = dlsym(libc, "read");
+	ASSERT_TRUE(fn != NULL);
+	struct ctr_sym s;
+	ctr_symbolize_lines(0);
+	const uint64_t t0 = now_ns();
+	ctr_symbolize((uintptr_t)fn + 1, &s);
+	fprintf(stderr, "   first libc lookup, names only %.3f ms: %s %s:%u\n",
+		(now_ns() - t0) / 1e6, s.function ? s.function : "(null)",
+		s.file ? s.file : "(null)", s.line);
+	ctr_symbolize_lines(1);
+	ASSERT_TRUE(s.function != NULL && strstr(s.function, "read") != NULL);
+	ASSERT_TRUE(s.file == NULL);
+	ASSERT_EQ(s.line, 0);
+	ASSERT_TRUE(s.map != NULL && strstr(s.map->path, "libc") != NULL);
+	dlclose(libc);
+}
+
 static void libc_function(void)
 {
 	/* Asked of libc itself: &write in this program may be a sanitizer's interceptor. */
@@ -323,6 +346,7 @@ int main(int argc, char **argv)
 
 	RUN(own_function_file_and_line);
 	RUN(cached_pcs_return_the_same_pointers);
+	RUN(names_only);
 	RUN(libc_function);
 	RUN(libz_function);
 	RUN(stripped_library_loaded_later);
