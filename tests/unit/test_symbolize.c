@@ -115,45 +115,42 @@ static void cached_pcs_return_the_same_pointers(void)
 	ASSERT_TRUE(c.map == a.map);
 }
 
+/*
+ * The first lookup of libc's function @name (asked of libc itself: &write in this program
+ * may be a sanitizer's interceptor), timed and printed with @what. Its map must be libc's.
+ */
+static void first_libc_lookup(const char *name, const char *what, struct ctr_sym *s)
+{
+	void *libc = dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
+	ASSERT_TRUE(libc != NULL);
+	void *fn = dlsym(libc, name);
+	ASSERT_TRUE(fn != NULL);
+	const uint64_t t0 = now_ns();
+	ctr_symbolize((uintptr_t)fn + 1, s);
+	fprintf(stderr, "   first libc lookup%s %.3f ms: %s %s:%u\n", what, (now_ns() - t0) / 1e6,
+		s->function ? s->function : "(null)", s->file ? s->file : "(null)", s->line);
+	ASSERT_TRUE(s->function != NULL && strstr(s->function, name) != NULL);
+	ASSERT_TRUE(s->map != NULL && strstr(s->map->path, "libc") != NULL);
+	dlclose(libc);
+}
+
 /* CTRACE_SYMBOLS=names: the name from the symbol table, no line, and no DWARF loaded.
  * Runs before libc_function, so that libc's debug information is not loaded yet. */
 static void names_only(void)
 {
-	void *libc = dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
-	ASSERT_TRUE(libc != NULL);
-	void *fn = dlsym(libc, "read");
-	ASSERT_TRUE(fn != NULL);
 	struct ctr_sym s;
 	ctr_symbolize_lines(0);
-	const uint64_t t0 = now_ns();
-	ctr_symbolize((uintptr_t)fn + 1, &s);
-	fprintf(stderr, "   first libc lookup, names only %.3f ms: %s %s:%u\n",
-		(now_ns() - t0) / 1e6, s.function ? s.function : "(null)",
-		s.file ? s.file : "(null)", s.line);
+	first_libc_lookup("read", ", names only", &s);
 	ctr_symbolize_lines(1);
-	ASSERT_TRUE(s.function != NULL && strstr(s.function, "read") != NULL);
 	ASSERT_TRUE(s.file == NULL);
 	ASSERT_EQ(s.line, 0);
-	ASSERT_TRUE(s.map != NULL && strstr(s.map->path, "libc") != NULL);
-	dlclose(libc);
 }
 
 static void libc_function(void)
 {
-	/* Asked of libc itself: &write in this program may be a sanitizer's interceptor. */
-	void *libc = dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
-	ASSERT_TRUE(libc != NULL);
-	void *fn = dlsym(libc, "write");
-	ASSERT_TRUE(fn != NULL);
 	struct ctr_sym s;
-	const uint64_t t0 = now_ns();
-	ctr_symbolize((uintptr_t)fn + 1, &s);
-	fprintf(stderr, "   first libc lookup %.3f ms: %s %s:%u\n", (now_ns() - t0) / 1e6,
-		s.function ? s.function : "(null)", s.file ? s.file : "(null)", s.line);
-	ASSERT_TRUE(s.function != NULL && strstr(s.function, "write") != NULL);
-	ASSERT_TRUE(s.map != NULL && strstr(s.map->path, "libc") != NULL);
+	first_libc_lookup("write", "", &s);
 	ASSERT_GT(s.map->build_id_len, 0);
-	dlclose(libc);
 }
 
 /* libz is mapped already (libdw -> libelf -> libz), so this does not exercise a re-report. */
