@@ -422,6 +422,9 @@ void ctr_fork_child(void);
 void ctr_config_from_env(void);
 int ctr_start_locked(int fd, int own);
 int ctr_start_lttng_locked(void);
+/* The program's live threads (not the tracer's, not exiting), with their names: the one
+ * listing of /proc/self/task the capture's snapshot, the threads profile and its count use.
+ * @return 0, or CTRACE_ENOMEM. */
 int ctr_snapshot_threads(uint32_t **tids, char (**names)[16], size_t *n);
 pid_t ctr_gettid(void);
 void ctr_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -12,7 +12,6 @@
  * SA_RESTART (sleeps, poll, select, epoll_wait) are not signalled: they are reported with
  * their call and no stack, so that the program never sees an EINTR it did not ask for.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -146,39 +145,22 @@ static int interruptible(uint32_t call)
 	}
 }
 
-/* The program's threads (not the tracer's). @return a malloc'd array, or NULL. */
+/* The program's live threads (not the tracer's). @return a malloc'd array, or NULL. */
 static struct thread_info *list_threads(size_t *count)
 {
-	size_t n = 0, cap = 64;
-	struct thread_info *v = malloc(cap * sizeof(*v));
-	DIR *d = opendir("/proc/self/task");
-	if (!v || !d) {
-		free(v);
-		if (d)
-			closedir(d);
+	uint32_t *tids;
+	char(*names)[16];
+	size_t n;
+	if (ctr_snapshot_threads(&tids, &names, &n) < 0)
 		return NULL;
+	struct thread_info *v = calloc(n ? n : 1, sizeof(*v));
+	for (size_t i = 0; v && i < n; i++) {
+		v[i].tid = (pid_t)tids[i];
+		memcpy(v[i].name, names[i], sizeof(names[i]));
+		blocked_in(&v[i]);
 	}
-	struct dirent *e;
-	while ((e = readdir(d)) != NULL) {
-		char *end;
-		long tid = strtol(e->d_name, &end, 10);
-		if (*end || tid <= 0 || ctr_is_internal((uint32_t)tid))
-			continue;
-		if (n == cap) {
-			struct thread_info *q = realloc(v, cap * 2 * sizeof(*v));
-			if (!q)
-				break;
-			v = q;
-			cap *= 2;
-		}
-		memset(&v[n], 0, sizeof(v[n]));
-		v[n].tid = (pid_t)tid;
-		if (!ctr_task_live(tid, v[n].name))
-			continue;
-		blocked_in(&v[n]);
-		n++;
-	}
-	closedir(d);
+	free(tids);
+	free(names);
 	*count = n;
 	return v;
 }
@@ -201,19 +183,13 @@ void ctr_threads_fork_child(void)
 
 size_t ctr_threads_count(void)
 {
-	size_t n = 0;
-	DIR *d = opendir("/proc/self/task");
-	if (!d)
+	uint32_t *tids;
+	char(*names)[16];
+	size_t n;
+	if (ctr_snapshot_threads(&tids, &names, &n) < 0)
 		return 0;
-	struct dirent *e;
-	while ((e = readdir(d)) != NULL) {
-		char *end;
-		long tid = strtol(e->d_name, &end, 10);
-		char name[16];
-		if (!*end && tid > 0 && !ctr_is_internal((uint32_t)tid) && ctr_task_live(tid, name))
-			n++;
-	}
-	closedir(d);
+	free(tids);
+	free(names);
 	return n;
 }
 
