@@ -366,9 +366,11 @@ EARLY static int init_munmap(void *addr, size_t len)
  * mappings, tracked so munmap knows which mappings were allocations. Buckets of one cache
  * line, 8 entries each; an entry lives in its hash's bucket only, so a lookup reads one line
  * and a deleted entry is simply 0 (no tombstones, no probe chains to keep intact). A full
- * bucket stops tracking what falls into it. A byte per bucket counts its entries, so the
- * common miss costs a hash and one load from a 32 KiB array that stays in cache; the
- * buckets (2 MiB of reserve) are mapped at the first insert.
+ * bucket stops tracking what falls into it. Four bits per bucket count its entries (at most
+ * SET_WAYS, so a count never carries into its neighbour), so the common miss costs a hash
+ * and one load from a 16 KiB array; the buckets (2 MiB of reserve) are mapped at the first
+ * insert. (A byte per bucket, 32 KiB, missed the cache often enough under an allocation-heavy
+ * program that the load was two thirds of a traced free's time.)
  */
 #define SET_BITS 15
 #define SET_WAYS 8
@@ -388,7 +390,7 @@ struct set_info {
 
 /* The buckets, then their infos ([bucket * SET_WAYS + way]), in one mapping. */
 static struct set_bucket *_Atomic set_table;
-static _Atomic uint8_t set_count[1u << SET_BITS];
+static _Atomic uint64_t set_count[(1u << SET_BITS) / 16];
 /* Inserts that found their bucket full (frees not recorded). Not in the trace yet: the
  * writer could report it as an INFO record. */
 static _Atomic uint64_t set_dropped;
@@ -398,9 +400,20 @@ EARLY static inline uint32_t set_hash(uintptr_t addr)
 	return (uint32_t)(((uint64_t)addr * 0x9e3779b97f4a7c15ull) >> (64 - SET_BITS));
 }
 
+/* Bucket @h's count, in its word of set_count. */
+#define SET_COUNT_WORD(h) (&set_count[(h) >> 4])
+#define SET_COUNT_SHIFT(h) (((h)&15u) * 4u)
+_Static_assert(SET_WAYS < 16, "a bucket's count fits in four bits");
+
+EARLY static inline unsigned set_entries(uint32_t h)
+{
+	return (unsigned)(atomic_load_explicit(SET_COUNT_WORD(h), memory_order_relaxed) >>
+			  SET_COUNT_SHIFT(h)) & 15u;
+}
+
 EARLY static inline int set_maybe(uintptr_t addr)
 {
-	return atomic_load_explicit(&set_count[set_hash(addr)], memory_order_relaxed) != 0;
+	return set_entries(set_hash(addr)) != 0;
 }
 
 static struct set_bucket *set_map(void)
@@ -473,7 +486,8 @@ static void set_insert_info(uintptr_t addr, uintptr_t flags, const struct set_in
 			 * allocation returned, so it sees the count; a remove decrements only
 			 * an entry it took, so the count never falls below the entries.
 			 */
-			atomic_fetch_add_explicit(&set_count[h], 1, memory_order_relaxed);
+			atomic_fetch_add_explicit(SET_COUNT_WORD(h), 1ull << SET_COUNT_SHIFT(h),
+						  memory_order_relaxed);
 			return;
 		}
 	}
@@ -493,7 +507,7 @@ static uintptr_t set_remove(uintptr_t addr)
 {
 	uint32_t h = set_hash(addr);
 	struct set_bucket *t = atomic_load_explicit(&set_table, memory_order_acquire);
-	if (!t || !atomic_load_explicit(&set_count[h], memory_order_relaxed))
+	if (!t || !set_entries(h))
 		return 0;
 	struct set_bucket *b = &t[h];
 	for (int i = 0; i < SET_WAYS; i++) {
@@ -504,7 +518,8 @@ static uintptr_t set_remove(uintptr_t addr)
 		struct set_info in = *set_info_at(t, h, i);
 		if (atomic_compare_exchange_strong_explicit(&b->e[i], &v, 0, memory_order_relaxed,
 							    memory_order_relaxed)) {
-			atomic_fetch_sub_explicit(&set_count[h], 1, memory_order_relaxed);
+			atomic_fetch_sub_explicit(SET_COUNT_WORD(h), 1ull << SET_COUNT_SHIFT(h),
+						  memory_order_relaxed);
 			if (v & SET_PROFILED)
 				heap_free(&in);
 			return v;
