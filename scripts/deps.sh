@@ -24,6 +24,9 @@ pkgs=(meson ninja-build pkg-config gcc libc6-dev libzstd-dev libunwind-dev libdw
 # python3's json module the Chrome export.
 # lttng-tools (lttng, lttng-sessiond) and babeltrace2 for the LTTng sink's tests.
 [ $test_deps = 1 ] && pkgs+=(golang-go python3 curl chromium lttng-tools babeltrace2)
+# libc's debug information, zlib-compressed as Debian ships it: the symbolizer's lines in
+# libc and its debug cache are tested on it.
+[ $test_deps = 1 ] && pkgs+=(libc6-dbg)
 # clang (with LLVM's libFuzzer and sanitizer runtimes) for the fuzz targets.
 [ $test_deps = 1 ] && pkgs+=(clang)
 # The benchmark suite's peers: strace, LTTng's own wrappers and session daemon, redis.

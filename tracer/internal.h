@@ -284,6 +284,9 @@ void ctr_symbolize_reset(void);
 /* Source lines from DWARF (1, the default), or function names from the symbol table only
  * (0: no debug information is loaded), for pcs symbolized from now on. */
 void ctr_symbolize_lines(int on);
+/* Keep decompressed copies of compressed debug files in @dir (absolute), by build id, and
+ * read them from there (debugcache.c); NULL: no cache. */
+void ctr_symbolize_cache(const char *dir);
 
 /* sched.c */
 void ctr_sched_thread_init(struct ctr_slot *s); /* open the perf ring of the calling thread */

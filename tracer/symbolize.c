@@ -25,6 +25,7 @@
 #include <sys/auxv.h>
 #include <unistd.h>
 
+#include "debugcache.h"
 #include "internal.h"
 
 #define CHUNK_SIZE (64u << 10)
@@ -85,7 +86,7 @@ static struct {
  */
 static const Dwfl_Callbacks callbacks = {
 	.find_elf = dwfl_linux_proc_find_elf,
-	.find_debuginfo = dwfl_build_id_find_debuginfo,
+	.find_debuginfo = ctr_debugcache_find, /* the debug cache, then dwfl_build_id_find_debuginfo */
 };
 
 static void *arena_alloc(size_t n)
@@ -425,11 +426,19 @@ static const char *source_file(Dwarf_Die *cu, Dwarf_Line *line, int *lineno)
 	return s;
 }
 
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic int want_lines = 1;
 
 void ctr_symbolize_lines(int on)
 {
 	atomic_store(&want_lines, on);
+}
+
+void ctr_symbolize_cache(const char *dir)
+{
+	pthread_mutex_lock(&lock);
+	ctr_debugcache_dir(dir);
+	pthread_mutex_unlock(&lock);
 }
 
 static void resolve(uintptr_t pc, struct ctr_sym *out)
@@ -460,6 +469,7 @@ static void resolve(uintptr_t pc, struct ctr_sym *out)
 	} else {
 		line = line_in_units(mod, addr, &cu);
 	}
+	ctr_debugcache_keep(mod);
 	int lineno = 0;
 	if (line != NULL)
 		out->file = source_file(cu, line, &lineno);
@@ -524,8 +534,6 @@ static void symbolize_slow(uintptr_t pc, struct ctr_sym *out)
 	e->sym = *out;
 }
 
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-
 void ctr_symbolize(uintptr_t pc, struct ctr_sym *out)
 {
 	*out = (struct ctr_sym){0};
@@ -551,9 +559,11 @@ void ctr_symbolize_reset(void)
 	/* In a fork child whose parent's writer was changing the state right then: it cannot be
 	 * trusted, not even to be freed. Dropping it only leaks copy-on-write pages. */
 	if (atomic_load(&st.busy)) {
+		ctr_debugcache_forget();
 		memset(&st, 0, sizeof st);
 		return;
 	}
+	ctr_debugcache_forget();
 	if (st.dwfl != NULL)
 		dwfl_end(st.dwfl);
 	free(st.tab);

@@ -157,6 +157,35 @@ static void parse_classes(const char *s, unsigned *out)
 	*out = v;
 }
 
+/*
+ * CTRACE_DEBUG_CACHE: where decompressed copies of compressed debug files go (an absolute
+ * directory), or off. By default $XDG_CACHE_HOME/ctrace/debug, or ~/.cache/ctrace/debug;
+ * none when neither variable holds an absolute path (a daemon without a home).
+ */
+static void debug_cache_from_env(void)
+{
+	char dir[PATH_MAX];
+	const char *s = getenv("CTRACE_DEBUG_CACHE"), *base;
+	if (s && *s) {
+		if (strcmp(s, "off") == 0) {
+			ctr_symbolize_cache(NULL);
+		} else if (s[0] != '/' || strlen(s) >= sizeof dir - 64) {
+			ctr_warn("CTRACE_DEBUG_CACHE=%s is not an absolute directory or off; no debug "
+				 "cache", s);
+			ctr_symbolize_cache(NULL);
+		} else {
+			ctr_symbolize_cache(s);
+		}
+		return;
+	}
+	int n = -1;
+	if ((base = getenv("XDG_CACHE_HOME")) && base[0] == '/')
+		n = snprintf(dir, sizeof dir - 64, "%s/ctrace/debug", base);
+	else if ((base = getenv("HOME")) && base[0] == '/')
+		n = snprintf(dir, sizeof dir - 64, "%s/.cache/ctrace/debug", base);
+	ctr_symbolize_cache(n > 0 && (size_t)n < sizeof dir - 64 ? dir : NULL);
+}
+
 void ctr_config_from_env(void)
 {
 	struct ctr_config *c = &ctr_g.cfg;
@@ -246,6 +275,7 @@ void ctr_config_from_env(void)
 		else
 			ctr_warn("CTRACE_SYMBOLS=%s is not lines or names; using lines", s);
 	}
+	debug_cache_from_env();
 	if ((s = getenv("CTRACE_CLOCK")) && *s && strcmp(s, "tsc") != 0 &&
 	    strcmp(s, "monotonic") != 0)
 		ctr_warn("CTRACE_CLOCK=%s is not tsc or monotonic; using the default", s);

@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -259,6 +261,74 @@ static void names_only_stacks(void)
 	run_free(&r);
 }
 
+/* The first "start_thread@FILE" frame of a contended lock's stack in @r, into @out. */
+static void start_thread_frame(const struct run *r, char *out, size_t size)
+{
+	for (size_t i = 0; i < r->neps; i++) {
+		const char *f = strstr(r->eps[i].frames, "|start_thread@");
+		if (strcmp(r->eps[i].call, "pthread_mutex_lock") != 0 || !f)
+			continue;
+		size_t n = strcspn(f + 1, "|");
+		snprintf(out, size, "%.*s", (int)n, f + 1);
+		return;
+	}
+	CT_FAIL("no contended lock's stack reaches start_thread");
+}
+
+/* The decompressed debug files in @dir: how many, and the first's inode and mtime. */
+static int cached_copies(const char *dir, struct stat *first)
+{
+	DIR *d = opendir(dir);
+	int n = 0;
+	if (!d)
+		return 0;
+	for (struct dirent *e; (e = readdir(d)) != NULL;) {
+		size_t len = strlen(e->d_name);
+		char path[8192];
+		if (len < 7 || strcmp(e->d_name + len - 6, ".debug") != 0)
+			continue;
+		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+		if (n++ == 0)
+			ASSERT_EQ(stat(path, first), 0);
+	}
+	closedir(d);
+	return n;
+}
+
+/*
+ * CTRACE_DEBUG_CACHE between processes: the first traced run writes a decompressed copy of
+ * libc's debug file (compressed in Debian's libc6-dbg), the second reads it, names libc's
+ * frames with the same file, and writes nothing.
+ */
+static void debug_cache_between_processes(void)
+{
+	char dir[4200], var[4300], first[200], again[200];
+	snprintf(dir, sizeof dir, "%s/debugcache", tmp);
+	snprintf(var, sizeof var, "CTRACE_DEBUG_CACHE=%s", dir);
+	char *env[] = { var, NULL };
+	struct run r;
+	struct stat a, b;
+	record(&r, "mutex_contend", NULL, env);
+	start_thread_frame(&r, first, sizeof first);
+	run_free(&r);
+	if (strcmp(first, "start_thread@?") == 0) {
+		fprintf(stderr, "   skipped: libc's frames have no lines here (libc6-dbg not "
+				"installed?): nothing to cache\n");
+		ASSERT_EQ(cached_copies(dir, &a), 0);
+		return;
+	}
+	ASSERT_STREQ(first, "start_thread@pthread_create.c");
+	ASSERT_GE(cached_copies(dir, &a), 1);
+	record(&r, "mutex_contend", NULL, env);
+	start_thread_frame(&r, again, sizeof again);
+	run_free(&r);
+	ASSERT_STREQ(again, first);
+	ASSERT_GE(cached_copies(dir, &b), 1);
+	/* Not written again: a new copy is renamed into place, a new inode. */
+	ASSERT_EQ(a.st_ino, b.st_ino);
+	ASSERT_EQ(a.st_mtim.tv_nsec, b.st_mtim.tv_nsec);
+}
+
 static size_t count_eps(const struct run *r, const char *call, uint64_t obj)
 {
 	size_t n = 0;
@@ -454,6 +524,7 @@ int main(int argc, char **argv)
 	tmp = tt_tmpdir();
 	RUN(mutex_contention_has_stacks);
 	RUN(names_only_stacks);
+	RUN(debug_cache_between_processes);
 	RUN(condvar_pingpong_counts);
 	RUN(pipe_read_blocks_200ms);
 	RUN(three_sleeps);

@@ -248,6 +248,7 @@ static void bad_environment(void)
 	snprintf(out, sizeof(out), "CTRACE_OUT=%s", trace);
 	char *env[] = { preload, out, "CTRACE_GEN_PERIOD=banana", "CTRACE_BUFFER_SIZE=-5",
 			"CTRACE_THREAD_BUFFER=1T", "CTRACE_ZSTD_LEVEL=99", "CTRACE_SYMBOLS=both",
+			"CTRACE_DEBUG_CACHE=relative/dir",
 			NULL };
 	char *argv[] = { wl("threads_named"), NULL };
 	char *o;

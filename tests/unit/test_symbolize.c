@@ -15,6 +15,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+#include <gelf.h>
+#include <sys/stat.h>
+
+#include "../../tracer/debugcache.h"
 #include "../../tracer/internal.h"
 #include "ctest.h"
 
@@ -151,6 +156,103 @@ static void libc_function(void)
 	struct ctr_sym s;
 	first_libc_lookup("write", "", &s);
 	ASSERT_GT(s.map->build_id_len, 0);
+}
+
+/* 1 when the ELF file at @path has a compressed .debug_info, 0 when it has one that is not,
+ * -1 when it cannot be read or has none. */
+static int debug_info_compressed(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), r = -1;
+	if (fd < 0)
+		return -1;
+	elf_version(EV_CURRENT);
+	Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	size_t shstrndx;
+	if (elf && elf_getshdrstrndx(elf, &shstrndx) == 0) {
+		for (Elf_Scn *scn = NULL; (scn = elf_nextscn(elf, scn)) != NULL;) {
+			GElf_Shdr sh;
+			const char *name = gelf_getshdr(scn, &sh) ? elf_strptr(elf, shstrndx, sh.sh_name)
+								 : NULL;
+			if (name && strcmp(name, ".debug_info") == 0)
+				r = (sh.sh_flags & SHF_COMPRESSED) != 0;
+		}
+	}
+	elf_end(elf);
+	close(fd);
+	return r;
+}
+
+/* @s's map's build id in hex, as debug files are named. */
+static void build_id_hex(const struct ctr_sym *s, char *hex)
+{
+	for (size_t i = 0; i < s->map->build_id_len; i++)
+		snprintf(hex + 2 * i, 3, "%02x", s->map->build_id[i]);
+}
+
+/* The first lookup in libc after a reset, with the debug cache in @dir: libc's write(). */
+static void lookup_with_cache(const char *dir, const char *what, struct ctr_sym *s,
+			      char *file, size_t size)
+{
+	ctr_symbolize_reset();
+	ctr_symbolize_cache(dir);
+	first_libc_lookup("write", what, s);
+	snprintf(file, size, "%s", s->file ? s->file : "");
+}
+
+/*
+ * The debug cache. libc's debug file from libc6-dbg is zlib-compressed: the first load writes
+ * a decompressed copy named by libc's build id; after a reset (to the symbolizer, a new
+ * process) the copy is read instead, with the same answer; a damaged copy is passed over,
+ * removed and written anew.
+ */
+static void debug_cache(void)
+{
+	char dir[] = "/tmp/ctrace-debugcache-XXXXXX";
+	ASSERT_TRUE(mkdtemp(dir) != NULL);
+	struct ctr_sym s;
+	char first[PATH_MAX], again[PATH_MAX], copy[PATH_MAX + 200], hex[2 * 64 + 1] = "";
+	const unsigned long hits = ctr_debugcache_hits(), writes = ctr_debugcache_writes();
+	lookup_with_cache(dir, ", compressed debug file", &s, first, sizeof first);
+	ASSERT_TRUE(s.map->build_id_len > 0 && s.map->build_id_len <= 64);
+	build_id_hex(&s, hex);
+	char orig[PATH_MAX];
+	snprintf(orig, sizeof orig, "/usr/lib/debug/.build-id/%.2s/%s.debug", hex, hex + 2);
+	if (debug_info_compressed(orig) != 1) {
+		fprintf(stderr, "   skipped: %s is missing or not compressed (libc6-dbg not "
+				"installed?): nothing to cache\n", orig);
+		ASSERT_EQ(ctr_debugcache_writes(), writes);
+		goto out;
+	}
+	const unsigned line = s.line;
+	ASSERT_TRUE(first[0] != '\0' && line > 0);
+	snprintf(copy, sizeof copy, "%s/%s.debug", dir, hex);
+	ASSERT_EQ(ctr_debugcache_writes(), writes + 1);
+	ASSERT_EQ(debug_info_compressed(copy), 0);
+	struct stat st1, st2;
+	ASSERT_EQ(stat(copy, &st1), 0);
+
+	/* Read from the cache: one hit, nothing written, the same file and line. */
+	lookup_with_cache(dir, ", from the cache", &s, again, sizeof again);
+	ASSERT_EQ(ctr_debugcache_hits(), hits + 1);
+	ASSERT_EQ(ctr_debugcache_writes(), writes + 1);
+	ASSERT_STREQ(again, first);
+	ASSERT_EQ(s.line, line);
+
+	/* A damaged copy (cut short): not used, and replaced by a whole one. */
+	ASSERT_EQ(truncate(copy, 4096), 0);
+	lookup_with_cache(dir, ", damaged copy", &s, again, sizeof again);
+	ASSERT_EQ(ctr_debugcache_hits(), hits + 1);
+	ASSERT_EQ(ctr_debugcache_writes(), writes + 2);
+	ASSERT_STREQ(again, first);
+	ASSERT_EQ(s.line, line);
+	ASSERT_EQ(stat(copy, &st2), 0);
+	ASSERT_EQ(st2.st_size, st1.st_size);
+	ASSERT_EQ(debug_info_compressed(copy), 0);
+	unlink(copy);
+out:
+	ASSERT_EQ(rmdir(dir), 0);
+	ctr_symbolize_reset();
+	ctr_symbolize_cache(NULL);
 }
 
 /* libz is mapped already (libdw -> libelf -> libz), so this does not exercise a re-report. */
@@ -353,6 +455,7 @@ int main(int argc, char **argv)
 	RUN(demangles_with_libstdcxx);
 	RUN(reset_starts_fresh);
 	RUN(works_in_a_fork_child);
+	RUN(debug_cache);
 	ctr_symbolize_reset();
 	return 0;
 }
