@@ -35,7 +35,7 @@
 static struct {
 	char *dir;            /* NULL: no cache */
 	/* Modules whose debug file was asked for (a second ask is for a dwz alternate file). */
-	Dwfl_Module *asked[64];
+	Dwfl_Module *asked[256];
 	unsigned nasked;
 	/* Build ids (hex) whose compressed debug file was loaded, to copy. */
 	char noted[MAX_NOTED][2 * MAX_ID + 1];
@@ -151,14 +151,16 @@ static int good_copy(int fd, const unsigned char *id, int len)
 	return good;
 }
 
-/* 1 the first time @mod asks (for its own debug file), 0 after (for a dwz alternate). */
+/* 1 the first time @mod asks (for its own debug file), 0 after (for a dwz alternate), and 0
+ * when there is no room left to remember it (then the cache is passed over). */
 static int first_ask(Dwfl_Module *mod)
 {
 	for (unsigned i = 0; i < C.nasked; i++)
 		if (C.asked[i] == mod)
 			return 0;
-	if (C.nasked < sizeof C.asked / sizeof C.asked[0])
-		C.asked[C.nasked++] = mod;
+	if (C.nasked == sizeof C.asked / sizeof C.asked[0])
+		return 0;
+	C.asked[C.nasked++] = mod;
 	return 1;
 }
 
