@@ -135,6 +135,11 @@ export function hashHue(s) {
   return (h >>> 0) % 360;
 }
 
+export function basename(p) {
+  const i = p.lastIndexOf('/');
+  return i >= 0 ? p.slice(i + 1) : p;
+}
+
 export class ApiError extends Error {}
 
 // GET a JSON endpoint; errors become ApiError with the server's one-line reason. Aborted
