@@ -556,14 +556,13 @@ void ctr_symbolize_reset(void)
 {
 	/* In a fork child the lock may have been held by a thread that is gone. */
 	pthread_mutex_init(&lock, NULL);
+	ctr_debugcache_forget(); /* the modules it remembers go with the session */
 	/* In a fork child whose parent's writer was changing the state right then: it cannot be
 	 * trusted, not even to be freed. Dropping it only leaks copy-on-write pages. */
 	if (atomic_load(&st.busy)) {
-		ctr_debugcache_forget();
 		memset(&st, 0, sizeof st);
 		return;
 	}
-	ctr_debugcache_forget();
 	if (st.dwfl != NULL)
 		dwfl_end(st.dwfl);
 	free(st.tab);
